@@ -1,0 +1,37 @@
+# Two commands: `make run` and `make test`. Both set themselves up.
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+
+.PHONY: run test lint system-packages vendor
+
+run: $(VENV)/.app
+	APP_ENV=$${APP_ENV:-development} $(BIN)/python wsgi.py
+
+test: $(VENV)/.dev system-packages
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/pytest
+
+lint: $(VENV)/.dev
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+# Debian's Chromium for the browser tests (Playwright cannot download one here).
+system-packages:
+	scripts/ensure-packages.sh /usr/bin/chromium=chromium
+
+$(VENV)/bin/python:
+	$(PYTHON) -m venv $(VENV) || { scripts/ensure-packages.sh python3-venv && $(PYTHON) -m venv $(VENV); }
+
+$(VENV)/.app: requirements.txt | $(VENV)/bin/python
+	$(BIN)/pip install -q --disable-pip-version-check -r requirements.txt
+	touch $@
+
+$(VENV)/.dev: requirements.txt requirements-dev.txt | $(VENV)/bin/python
+	$(BIN)/pip install -q --disable-pip-version-check -r requirements-dev.txt
+	touch $@ $(VENV)/.app
+
+# Refresh the front-end files served by the app from their npm packages.
+vendor:
+	scripts/vendor.sh

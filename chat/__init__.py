@@ -1,0 +1,65 @@
+"""A one-to-one video-calling app: Flask pages and Socket.IO signaling."""
+
+# chat.events registers its handlers on the unbound `socketio` when imported;
+# it must be imported before the first init_app so every app gets them.
+
+import logging
+import os
+import secrets
+from collections.abc import Mapping
+
+from flask import Flask, render_template
+from werkzeug.exceptions import HTTPException
+
+from chat import events, views  # noqa: F401
+from chat.auth import csrf_token, login_manager
+from chat.extensions import socketio
+from chat.store_memory import MemoryStore
+
+log = logging.getLogger(__name__)
+
+
+def create_app(config: Mapping | None = None) -> Flask:
+    """Create the app for APP_ENV (default production), with `config` on top."""
+    from config import CONFIGS
+
+    app = Flask(__name__)
+    env = (config or {}).get("APP_ENV") or os.environ.get("APP_ENV", "production")
+    if env not in CONFIGS:
+        raise RuntimeError(f"APP_ENV must be one of {', '.join(CONFIGS)}, not {env!r}.")
+    app.config.from_object(CONFIGS[env])
+    app.config.update(config or {})
+    app.config["APP_ENV"] = env
+    _check_secret(app)
+
+    app.extensions["chat.store"] = MemoryStore(grace=app.config["GRACE_PERIOD"])
+    login_manager.init_app(app)
+    socketio.init_app(
+        app,
+        async_mode=app.config["ASYNC_MODE"],
+        # None lets Engine.IO accept only the app's own origin.
+        cors_allowed_origins=app.config["ALLOWED_ORIGINS"] or None,
+        max_http_buffer_size=app.config["MAX_MESSAGE_BYTES"],
+    )
+    app.jinja_env.globals["csrf_token"] = csrf_token
+
+    app.register_blueprint(views.bp)
+    app.register_error_handler(HTTPException, _error_page)
+    return app
+
+
+def _check_secret(app: Flask) -> None:
+    if app.config.get("SECRET_KEY"):
+        return
+    if app.config["APP_ENV"] == "production":
+        raise RuntimeError(
+            "SECRET_KEY is not set. Set it in the environment to a long random "
+            "string, e.g. the output of: python3 -c 'import secrets; print(secrets.token_hex(32))'"
+        )
+    # Development: sessions last as long as this process.
+    app.config["SECRET_KEY"] = secrets.token_hex(32)
+    log.warning("SECRET_KEY is not set; using a random one until this process stops.")
+
+
+def _error_page(err: HTTPException):
+    return render_template("error.html", error=err), err.code

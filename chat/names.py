@@ -1,0 +1,18 @@
+"""User names: what is allowed and how it is folded."""
+
+import re
+
+NAME_RULE = "1 to 32 characters: letters a-z, digits 0-9, dot, underscore or hyphen"
+_NAME = re.compile(r"[a-z0-9._-]{1,32}")
+
+
+def fold_name(raw: object) -> str | None:
+    """Return the canonical form of a user name, or None if it is not allowed.
+
+    Surrounding spaces are dropped and letters folded to lower case; anything
+    else outside the rule makes the name invalid.
+    """
+    if not isinstance(raw, str) or len(raw) > 64:
+        return None
+    name = raw.strip().lower()
+    return name if _NAME.fullmatch(name) else None

@@ -1,0 +1,37 @@
+"""The embedded server that `make run` starts: one process, eventlet."""
+
+import logging
+import resource
+
+from flask import Flask
+
+from chat.extensions import socketio
+
+log = logging.getLogger(__name__)
+
+
+def raise_open_file_limit(wanted: int) -> int:
+    """Raise this process's soft limit on open files towards `wanted`; return it.
+
+    Every connection is a file descriptor, and the usual soft limit (1,024)
+    would cap the server long before memory does.
+    """
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    target = wanted if hard == resource.RLIM_INFINITY else min(wanted, hard)
+    if soft != resource.RLIM_INFINITY and soft < target:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+        soft = target
+    return soft
+
+
+def run(app: Flask) -> None:
+    """Serve `app` with Socket.IO until interrupted."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    host, port = app.config["HOST"], app.config["PORT"]
+    max_connections = app.config["MAX_CONNECTIONS"]
+    files = raise_open_file_limit(max_connections + 64)
+    log.info("serving on http://%s:%s (%s mode, up to %d connections, %d open files)",
+             host, port, socketio.async_mode, max_connections, files)
+    # eventlet's WSGI server stops accepting at 1,024 connections unless told.
+    options = {"max_size": max_connections} if socketio.async_mode == "eventlet" else {}
+    socketio.run(app, host=host, port=port, log_output=False, **options)

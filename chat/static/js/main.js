@@ -1,0 +1,295 @@
+// The call screen: wires signaling, the peer connection and the page.
+import { describeMediaError, getLocalMedia } from "./media.js";
+import { PeerSession } from "./peer.js";
+import { startRinging, stopRinging } from "./ringer.js";
+import { connectSignaling } from "./signaling.js";
+import * as ui from "./ui.js";
+
+const root = document.getElementById("app");
+const me = root.dataset.me;
+const iceServers = JSON.parse(root.dataset.iceServers);
+const NAME = /^[a-z0-9._-]{1,32}$/;
+// Survives a reload of this tab only, so a reloaded page can take its call back.
+const ACTIVE_CALL_KEY = "activeCall";
+
+const ERROR_TEXT = {
+  invalid_name: "A name is 1 to 32 characters: letters a-z, digits 0-9, dot, underscore or hyphen.",
+  self_call: "You cannot call yourself.",
+  offline: (peer) => `${peer} is offline.`,
+  busy: (peer) => `${peer} is busy in another call.`,
+  already_in_call: "You are already in a call. Hang up first.",
+  no_such_call: "That call has already ended.",
+  not_ringing: "That call is no longer ringing.",
+  timeout: "The server did not answer. Check your connection.",
+};
+
+const ENDED_TEXT = {
+  declined: (c, byMe) => (byMe ? "You declined the call." : `${c.peer} declined the call.`),
+  cancelled: (c, byMe) => (byMe ? "Call cancelled." : `Missed call: ${c.peer} cancelled.`),
+  no_answer: (c) => (c.role === "caller" ? `${c.peer} did not answer.` : `Missed call from ${c.peer}.`),
+  hangup: (c, byMe) => (byMe ? "Call ended." : `${c.peer} hung up.`),
+  left: (c, byMe) => (byMe ? "Call ended." : `${c.peer} left.`),
+  gone: (c, byMe) => (byMe ? "Call ended: you were away too long." : `${c.peer} left: the connection was lost.`),
+};
+
+const state = {
+  phase: "idle", // idle | calling | ringing | accepting | active | moving | elsewhere
+  call: null, // {id, peer, role, epoch}
+  peer: null, // PeerSession
+  pending: [], // signals that arrived before the peer connection
+  stream: new MediaStream(),
+  muted: false,
+  cameraOff: false,
+  watching: null,
+};
+
+const signaling = connectSignaling({ onEvent, onStatus });
+
+// Media
+
+async function chooseMedia(mode) {
+  try {
+    const stream = await getLocalMedia(mode);
+    for (const track of state.stream.getTracks()) track.stop();
+    state.stream = stream;
+    applyTrackSwitches();
+    ui.setLocalStream(stream);
+    ui.setMediaProblem(null);
+    state.peer?.addStream(stream);
+  } catch (err) {
+    ui.setMediaProblem(`${describeMediaError(err)} You can still receive a call, or try again.`);
+  }
+}
+
+function applyTrackSwitches() {
+  for (const t of state.stream.getAudioTracks()) t.enabled = !state.muted;
+  for (const t of state.stream.getVideoTracks()) t.enabled = !state.cameraOff;
+}
+
+// Phases
+
+function setPhase(phase) {
+  state.phase = phase;
+  ui.showPhase(phase, state.call?.peer);
+  if (phase === "ringing") startRinging();
+  else stopRinging();
+}
+
+function startPeer() {
+  const call = state.call;
+  const peer = new PeerSession({
+    polite: call.role === "callee",
+    stream: state.stream,
+    iceServers,
+    send: (message) => signaling.request("signal", { call_id: call.id, epoch: call.epoch, ...message }),
+    onRemoteStream: (stream) => ui.setRemoteStream(stream),
+    onConnectionState: (s) => {
+      if (peer !== state.peer) return;
+      if (s === "connected") ui.setStatus(`In a call with ${call.peer}.`);
+      if (s === "disconnected") ui.setStatus("The connection is interrupted; trying to restore it…");
+    },
+    onClose: (error) => {
+      if (peer !== state.peer || !error) return;
+      signaling.request("hangup", { call_id: call.id });
+      endCall(`The call failed: ${error.message}`);
+    },
+  });
+  state.peer = peer;
+  sessionStorage.setItem(ACTIVE_CALL_KEY, call.id);
+  setPhase("active");
+  ui.setStatus(`Connecting to ${call.peer}…`);
+  const queued = state.pending.filter((m) => m.epoch === call.epoch);
+  state.pending = [];
+  for (const message of queued) peer.handleSignal(message);
+}
+
+function closePeer() {
+  const peer = state.peer;
+  state.peer = null;
+  peer?.close();
+  ui.setRemoteStream(null);
+}
+
+/** The one way out of a call, whatever ended it. */
+function endCall(text) {
+  closePeer();
+  state.call = null;
+  state.pending = [];
+  sessionStorage.removeItem(ACTIVE_CALL_KEY);
+  setPhase("idle");
+  ui.setStatus(text);
+}
+
+const isCurrent = (callId) => state.call !== null && state.call.id === callId;
+
+// Server events
+
+const handlers = {
+  hello({ call }) {
+    if (state.call && (!call || call.call_id !== state.call.id)) {
+      endCall("The call ended while you were disconnected.");
+    }
+    if (!state.call && call) restoreCall(call);
+    if (state.watching) watch(state.watching);
+  },
+
+  ring({ call_id, from }) {
+    if (state.phase !== "idle") return;
+    state.call = { id: call_id, peer: from, role: "callee", epoch: 0 };
+    setPhase("ringing");
+    ui.setStatus(`${from} is calling.`);
+  },
+
+  call_accepted({ call_id }) {
+    if (!isCurrent(call_id)) return;
+    if (state.phase === "calling") startPeer();
+    else if (state.phase === "ringing") {
+      setPhase("elsewhere");
+      ui.setStatus("You answered on another page.");
+    }
+  },
+
+  call_moved({ call_id, by, epoch }) {
+    if (!isCurrent(call_id) || state.phase === "moving") return;
+    closePeer();
+    state.call.epoch = epoch;
+    if (by === me) {
+      sessionStorage.removeItem(ACTIVE_CALL_KEY);
+      setPhase("elsewhere");
+      ui.setStatus("The call moved to another page.");
+    } else {
+      startPeer();
+      ui.setStatus(`${state.call.peer} is reconnecting…`);
+    }
+  },
+
+  call_ended({ call_id, reason, by }) {
+    if (!isCurrent(call_id)) return;
+    const text = ENDED_TEXT[reason] || (() => "The call ended.");
+    endCall(text(state.call, by === me));
+  },
+
+  signal(message) {
+    if (!isCurrent(message.call_id) || message.epoch !== state.call.epoch) return;
+    if (state.peer) state.peer.handleSignal(message);
+    else state.pending.push(message);
+  },
+
+  presence({ name, online }) {
+    if (name === state.watching) ui.setPeerPresence(name, online);
+  },
+
+  signed_out() {
+    endCall("You left on another page.");
+    window.location.assign("/");
+  },
+};
+
+function onEvent(event, payload) {
+  handlers[event]?.(payload || {});
+}
+
+function onStatus(status, detail) {
+  if (status === "connected") ui.setConnection(null);
+  if (status === "reconnecting") ui.setConnection("Reconnecting to the server…");
+  if (status === "refused") {
+    ui.setConnection(`${detail?.message || "The server refused the connection."} Reload the page to join again.`);
+  }
+  if (status === "closed") ui.setConnection("Disconnected from the server.");
+}
+
+function restoreCall(call) {
+  state.call = { id: call.call_id, peer: call.peer, role: call.role, epoch: call.epoch };
+  if (call.state === "ringing") {
+    setPhase(call.role === "callee" ? "ringing" : "calling");
+  } else if (sessionStorage.getItem(ACTIVE_CALL_KEY) === call.call_id) {
+    moveHere(); // this tab was reloaded during the call: take it back
+  } else {
+    setPhase("elsewhere");
+  }
+}
+
+// Actions
+
+function errorText(ack, peer) {
+  const text = ERROR_TEXT[ack.error];
+  if (typeof text === "function") return text(peer);
+  return text || ack.message || "Something went wrong.";
+}
+
+async function placeCall(raw) {
+  const to = raw.trim().toLowerCase();
+  if (!NAME.test(to)) return ui.setStatus(ERROR_TEXT.invalid_name);
+  if (state.phase !== "idle") return;
+  const ack = await signaling.request("call", { to });
+  if (!ack.ok) return ui.setStatus(errorText(ack, to));
+  state.call = { id: ack.call_id, peer: ack.peer, role: "caller", epoch: 0 };
+  setPhase("calling");
+  ui.setStatus(`Calling ${ack.peer}…`);
+}
+
+async function accept() {
+  if (state.phase !== "ringing") return;
+  const call = state.call;
+  setPhase("accepting");
+  const ack = await signaling.request("accept", { call_id: call.id });
+  if (!isCurrent(call.id)) return;
+  if (!ack.ok) return endCall(errorText(ack, call.peer));
+  call.epoch = ack.call.epoch;
+  startPeer();
+}
+
+async function moveHere() {
+  const call = state.call;
+  setPhase("moving");
+  const ack = await signaling.request("move", { call_id: call.id });
+  if (!isCurrent(call.id)) return;
+  if (!ack.ok) return endCall(errorText(ack, call.peer));
+  call.epoch = ack.call.epoch;
+  startPeer();
+}
+
+function finish(event, text) {
+  if (!state.call) return;
+  signaling.request(event, { call_id: state.call.id });
+  endCall(text);
+}
+
+let watchTimer = null;
+async function watch(name) {
+  state.watching = name;
+  const ack = await signaling.request("watch", { name });
+  if (ack.ok && state.watching === ack.name) ui.setPeerPresence(ack.name, ack.online);
+}
+
+ui.bind({
+  call: placeCall,
+  accept,
+  moveHere,
+  cancel: () => finish("cancel", "Call cancelled."),
+  decline: () => finish("decline", "You declined the call."),
+  hangup: () => finish("hangup", "Call ended."),
+  toggleMute() {
+    state.muted = !state.muted;
+    applyTrackSwitches();
+    ui.setMuted(state.muted);
+  },
+  toggleCamera() {
+    state.cameraOff = !state.cameraOff;
+    applyTrackSwitches();
+    ui.setCameraOff(state.cameraOff);
+  },
+  async copyLink() {
+    ui.setStatus((await ui.copyInviteLink()) ? "Invite link copied." : "Select the link and copy it.");
+  },
+  chooseMedia,
+  peerTyped(raw) {
+    clearTimeout(watchTimer);
+    const name = raw.trim().toLowerCase();
+    if (!NAME.test(name)) return ui.setPeerPresence(null, null);
+    watchTimer = setTimeout(() => watch(name), 300);
+  },
+});
+
+if (NAME.test(ui.peerName())) state.watching = ui.peerName();
+chooseMedia("full");

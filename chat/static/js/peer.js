@@ -1,0 +1,108 @@
+// One RTCPeerConnection for one call, negotiated with the "perfect
+// negotiation" pattern of the WebRTC samples, so that glare (both sides
+// offering at once) and later renegotiation (a track added mid-call) are safe.
+//
+// The callee is the polite side: when offers collide it rolls its own back
+// and takes the caller's. The caller is impolite and ignores the colliding
+// offer. Both sides must agree on this, which the roles guarantee.
+
+export class PeerSession {
+  /**
+   * polite: boolean; stream: local MediaStream (may have no tracks);
+   * iceServers: RTCIceServer[]; send(message): deliver a {description} or
+   * {candidate} to the other side; onRemoteStream(stream);
+   * onConnectionState(state); onClose(error): called once, when closed.
+   */
+  constructor({ polite, stream, iceServers, send, onRemoteStream, onConnectionState, onClose }) {
+    this.polite = polite;
+    this.send = send;
+    this.onClose = onClose;
+    this.makingOffer = false;
+    this.ignoreOffer = false;
+    this.closed = false;
+    this.remoteStream = new MediaStream();
+
+    const pc = (this.pc = new RTCPeerConnection({ iceServers }));
+    for (const track of stream.getTracks()) pc.addTrack(track, stream);
+    // Receive what we do not send, so that a side without a camera (or
+    // without any device) still gets the other's video and sound.
+    for (const kind of ["audio", "video"]) {
+      if (!stream.getTracks().some((t) => t.kind === kind)) {
+        pc.addTransceiver(kind, { direction: "recvonly" });
+      }
+    }
+
+    pc.ontrack = ({ track }) => {
+      this.remoteStream.addTrack(track);
+      onRemoteStream(this.remoteStream);
+    };
+    pc.onicecandidate = ({ candidate }) => {
+      if (candidate) this.send({ candidate: candidate.toJSON() });
+    };
+    pc.onnegotiationneeded = async () => {
+      try {
+        this.makingOffer = true;
+        await pc.setLocalDescription();
+        this.send({ description: pc.localDescription.toJSON() });
+      } catch (err) {
+        this.close(err);
+      } finally {
+        this.makingOffer = false;
+      }
+    };
+    pc.onconnectionstatechange = () => {
+      onConnectionState(pc.connectionState);
+      if (pc.connectionState === "failed") {
+        this.close(new Error("The media connection to the other side failed."));
+      }
+    };
+  }
+
+  /** Apply a relayed {description} or {candidate} from the other side. */
+  async handleSignal({ description, candidate }) {
+    if (this.closed) return;
+    const pc = this.pc;
+    try {
+      if (description) {
+        const collision =
+          description.type === "offer" && (this.makingOffer || pc.signalingState !== "stable");
+        this.ignoreOffer = !this.polite && collision;
+        if (this.ignoreOffer) return;
+        await pc.setRemoteDescription(description);
+        if (description.type === "offer") {
+          await pc.setLocalDescription();
+          this.send({ description: pc.localDescription.toJSON() });
+        }
+      } else if (candidate) {
+        try {
+          await pc.addIceCandidate(candidate);
+        } catch (err) {
+          // Candidates of an offer we ignored fail to apply; that is expected.
+          if (!this.ignoreOffer) throw err;
+        }
+      }
+    } catch (err) {
+      this.close(err);
+    }
+  }
+
+  /** Start sending the tracks of `stream` that are not sent yet (renegotiates). */
+  addStream(stream) {
+    if (this.closed) return;
+    const sending = this.pc.getSenders().map((s) => s.track);
+    for (const track of stream.getTracks()) {
+      if (!sending.includes(track)) this.pc.addTrack(track, stream);
+    }
+  }
+
+  /** Close the connection once; `error` says why, if it was a failure. */
+  close(error) {
+    if (this.closed) return;
+    this.closed = true;
+    const pc = this.pc;
+    pc.ontrack = pc.onicecandidate = pc.onnegotiationneeded = pc.onconnectionstatechange = null;
+    pc.close();
+    for (const track of this.remoteStream.getTracks()) track.stop();
+    this.onClose(error);
+  }
+}

@@ -1,0 +1,129 @@
+// The page: every DOM read and write of the call screen lives here.
+const $ = (id) => document.getElementById(id);
+const baseTitle = document.title;
+
+const el = {
+  status: $("status"),
+  connection: $("connection"),
+  mediaProblem: $("media-problem"),
+  mediaProblemText: $("media-problem-text"),
+  callForm: $("call-form"),
+  peer: $("peer"),
+  peerPresence: $("peer-presence"),
+  callButton: $("call"),
+  calling: $("calling"),
+  callingText: $("calling-text"),
+  elsewhere: $("elsewhere"),
+  elsewhereText: $("elsewhere-text"),
+  inCall: $("in-call"),
+  mute: $("mute"),
+  camera: $("camera"),
+  localVideo: $("local-video"),
+  remoteVideo: $("remote-video"),
+  ringDialog: $("ring-dialog"),
+  ringTitle: $("ring-title"),
+  inviteLink: $("invite-link"),
+};
+
+/** Wire buttons and the call form to the app's actions. */
+export function bind(actions) {
+  el.callForm.addEventListener("submit", (event) => {
+    event.preventDefault();
+    actions.call(el.peer.value);
+  });
+  el.peer.addEventListener("input", () => actions.peerTyped(el.peer.value));
+  const clicks = {
+    cancel: actions.cancel,
+    accept: actions.accept,
+    decline: actions.decline,
+    hangup: actions.hangup,
+    mute: actions.toggleMute,
+    camera: actions.toggleCamera,
+    "move-here": actions.moveHere,
+    "end-elsewhere": actions.hangup,
+    "copy-link": actions.copyLink,
+    "retry-media": () => actions.chooseMedia("full"),
+    "audio-only": () => actions.chooseMedia("audio"),
+    "receive-only": () => actions.chooseMedia("none"),
+  };
+  for (const [id, action] of Object.entries(clicks)) $(id).addEventListener("click", action);
+  // Escape on the ring dialog means Decline, not a silent close.
+  el.ringDialog.addEventListener("cancel", (event) => {
+    event.preventDefault();
+    actions.decline();
+  });
+}
+
+/** Show what fits the phase: idle, calling, ringing, accepting, active, moving or elsewhere. */
+export function showPhase(phase, peer) {
+  el.callForm.hidden = !["idle", "ringing"].includes(phase);
+  el.calling.hidden = phase !== "calling";
+  el.callingText.textContent = `Calling ${peer}…`;
+  el.inCall.hidden = !["active", "accepting", "moving"].includes(phase);
+  el.elsewhere.hidden = phase !== "elsewhere";
+  el.elsewhereText.textContent = `You are in a call with ${peer} on another page.`;
+  el.callButton.disabled = phase !== "idle";
+  if (phase === "ringing") {
+    el.ringTitle.textContent = `${peer} is calling`;
+    if (!el.ringDialog.open) el.ringDialog.showModal();
+    document.title = `Ringing: ${peer} is calling`;
+  } else {
+    if (el.ringDialog.open) el.ringDialog.close();
+    document.title = phase === "active" ? `In a call with ${peer}` : baseTitle;
+  }
+}
+
+export function setStatus(text) {
+  el.status.textContent = text || "";
+}
+
+/** Show a banner about the server connection, or hide it with null. */
+export function setConnection(text) {
+  el.connection.hidden = !text;
+  el.connection.textContent = text || "";
+}
+
+/** Show what went wrong with camera and microphone, or hide it with null. */
+export function setMediaProblem(text) {
+  el.mediaProblem.hidden = !text;
+  el.mediaProblemText.textContent = text || "";
+}
+
+export function setPeerPresence(name, online) {
+  if (online === null) el.peerPresence.textContent = "";
+  else el.peerPresence.textContent = online ? `${name} is online.` : `${name} is offline.`;
+}
+
+export function peerName() {
+  return el.peer.value;
+}
+
+export function setLocalStream(stream) {
+  el.localVideo.srcObject = stream;
+}
+
+export function setRemoteStream(stream) {
+  el.remoteVideo.srcObject = stream;
+}
+
+export function setMuted(muted) {
+  el.mute.textContent = muted ? "Unmute" : "Mute";
+  el.mute.setAttribute("aria-pressed", String(muted));
+}
+
+export function setCameraOff(off) {
+  el.camera.textContent = off ? "Camera on" : "Camera off";
+  el.camera.setAttribute("aria-pressed", String(off));
+}
+
+/** Copy the invite link; resolve to true if it reached the clipboard. */
+export async function copyInviteLink() {
+  try {
+    await navigator.clipboard.writeText(el.inviteLink.value);
+    return true;
+  } catch {
+    // No clipboard API on plain-http pages: select the text for the person.
+    el.inviteLink.select();
+    return document.execCommand?.("copy") ?? false;
+  }
+}

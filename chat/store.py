@@ -1,0 +1,119 @@
+"""Presence and call state: the interface every backend honours.
+
+A name is held by one browser session (its *owner*, a random token kept in
+the session cookie) while any of its sockets is connected, and for a grace
+period after the last one drops. A user is in at most one call, which is
+either ringing or active. Backends keep only plain strings and numbers, so
+that a shared one (Redis) can honour the same contract for several server
+processes; no method hands out a live Python object.
+
+Methods that refuse raise SignalingError with a stable code.
+"""
+
+from dataclasses import dataclass, replace
+from typing import Protocol
+
+RINGING = "ringing"
+ACTIVE = "active"
+
+
+@dataclass(frozen=True)
+class Call:
+    """A call between two users; epoch counts moves of the call to a new page."""
+
+    id: str
+    caller: str
+    callee: str
+    state: str = RINGING
+    epoch: int = 0
+
+    def peer_of(self, name: str) -> str:
+        return self.callee if name == self.caller else self.caller
+
+    def view(self, name: str) -> dict:
+        """Describe the call as the user `name` sees it."""
+        return {
+            "call_id": self.id,
+            "peer": self.peer_of(name),
+            "role": "caller" if name == self.caller else "callee",
+            "state": self.state,
+            "epoch": self.epoch,
+        }
+
+    def activated(self) -> "Call":
+        return replace(self, state=ACTIVE)
+
+    def moved(self) -> "Call":
+        return replace(self, epoch=self.epoch + 1)
+
+
+@dataclass(frozen=True)
+class Ended:
+    """A call that is over: why, and which party (if any) ended it."""
+
+    call: Call
+    reason: str
+    by: str | None
+
+
+class Store(Protocol):
+    """Who holds which name, which sockets they have, and their calls."""
+
+    # Presence
+
+    def claim(self, name: str, owner: str) -> Ended | None:
+        """Take `name` for `owner`, or keep it; raise name_taken if held by another.
+
+        A holder past its grace period loses the name here; the call it was
+        in, if any, is returned as ended.
+        """
+
+    def holder(self, name: str) -> str | None:
+        """Return the owner holding `name`, or None when it is free."""
+
+    def attach(self, name: str, owner: str, sid: str) -> Ended | None:
+        """Record a connected socket of `owner`, claiming `name` if free."""
+
+    def detach(self, name: str, sid: str) -> int | None:
+        """Forget a socket; return how many of the user's sockets remain.
+
+        None means the socket was not attached (the name was released).
+        """
+
+    def sids(self, name: str) -> list[str]:
+        """Return the connected sockets of `name`."""
+
+    def release(self, name: str, owner: str) -> tuple[list[str], Ended | None]:
+        """Free `name` now (Leave); return its sockets and the call it ended."""
+
+    def expire(self, name: str) -> tuple[bool, Ended | None]:
+        """Free `name` if its grace period is over; say whether it did."""
+
+    # Calls
+
+    def start_call(self, caller: str, callee: str) -> Call:
+        """Ring `callee` on behalf of `caller`."""
+
+    def accept(self, name: str, call_id: str) -> Call:
+        """Accept a ringing call as its callee."""
+
+    def decline(self, name: str, call_id: str) -> Ended:
+        """Decline a ringing call as its callee."""
+
+    def cancel(self, name: str, call_id: str) -> Ended:
+        """Withdraw a ringing call as its caller."""
+
+    def hangup(self, name: str, call_id: str) -> Ended:
+        """End a call as either party (a ringing one counts as cancel or decline)."""
+
+    def expire_ring(self, call_id: str) -> Ended | None:
+        """End the call as unanswered if it is still ringing."""
+
+    def move(self, name: str, call_id: str) -> Call:
+        """Move an active call to another page of `name` (a reload, another tab)."""
+
+    def relay_target(self, sender: str, call_id: str) -> str:
+        """Return the peer that may receive `sender`'s SDP and ICE for this call."""
+
+    def call_of(self, name: str) -> Call | None:
+        """Return the call `name` is in, if any."""

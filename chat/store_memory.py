@@ -1,0 +1,195 @@
+"""The in-memory Store: one process, guarded by a lock."""
+
+import secrets
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from chat.errors import SignalingError
+from chat.store import RINGING, Call, Ended
+
+
+@dataclass
+class _Holder:
+    owner: str
+    sids: set[str] = field(default_factory=set)
+    away_since: float | None = None
+
+
+class MemoryStore:
+    """Store kept in this process's memory; see chat.store.Store for the contract."""
+
+    def __init__(self, grace: float, clock: Callable[[], float] = time.time):
+        self._grace = grace
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._holders: dict[str, _Holder] = {}
+        self._calls: dict[str, Call] = {}
+        self._call_of: dict[str, str] = {}
+
+    # Presence
+
+    def claim(self, name: str, owner: str) -> Ended | None:
+        with self._lock:
+            return self._claim(name, owner)[1]
+
+    def holder(self, name: str) -> str | None:
+        with self._lock:
+            holder = self._holders.get(name)
+            return holder.owner if holder and not self._expired(holder) else None
+
+    def attach(self, name: str, owner: str, sid: str) -> Ended | None:
+        with self._lock:
+            holder, ended = self._claim(name, owner)
+            holder.sids.add(sid)
+            holder.away_since = None
+            return ended
+
+    def detach(self, name: str, sid: str) -> int | None:
+        with self._lock:
+            holder = self._holders.get(name)
+            if holder is None or sid not in holder.sids:
+                return None
+            holder.sids.discard(sid)
+            if not holder.sids:
+                holder.away_since = self._clock()
+            return len(holder.sids)
+
+    def sids(self, name: str) -> list[str]:
+        with self._lock:
+            holder = self._holders.get(name)
+            return sorted(holder.sids) if holder else []
+
+    def release(self, name: str, owner: str) -> tuple[list[str], Ended | None]:
+        with self._lock:
+            holder = self._holders.get(name)
+            if holder is None or holder.owner != owner:
+                return [], None
+            return sorted(holder.sids), self._drop(name, "left")
+
+    def expire(self, name: str) -> tuple[bool, Ended | None]:
+        with self._lock:
+            holder = self._holders.get(name)
+            if holder is None or not self._expired(holder):
+                return False, None
+            return True, self._drop(name, "gone")
+
+    # Calls
+
+    def start_call(self, caller: str, callee: str) -> Call:
+        with self._lock:
+            if caller == callee:
+                raise SignalingError("self_call")
+            holder = self._holders.get(callee)
+            if holder is None or self._expired(holder):
+                raise SignalingError("offline")
+            if caller in self._call_of:
+                raise SignalingError("already_in_call")
+            if callee in self._call_of:
+                raise SignalingError("busy")
+            call = Call(id=secrets.token_urlsafe(12), caller=caller, callee=callee)
+            self._calls[call.id] = call
+            self._call_of[caller] = self._call_of[callee] = call.id
+            return call
+
+    def accept(self, name: str, call_id: str) -> Call:
+        with self._lock:
+            call = self._ringing(name, call_id, must_be="callee")
+            call = self._calls[call.id] = call.activated()
+            return call
+
+    def decline(self, name: str, call_id: str) -> Ended:
+        with self._lock:
+            self._ringing(name, call_id, must_be="callee")
+            return self._end(call_id, "declined", name)
+
+    def cancel(self, name: str, call_id: str) -> Ended:
+        with self._lock:
+            self._ringing(name, call_id, must_be="caller")
+            return self._end(call_id, "cancelled", name)
+
+    def hangup(self, name: str, call_id: str) -> Ended:
+        with self._lock:
+            call = self._party(name, call_id)
+            if call.state == RINGING:
+                reason = "cancelled" if name == call.caller else "declined"
+            else:
+                reason = "hangup"
+            return self._end(call_id, reason, name)
+
+    def expire_ring(self, call_id: str) -> Ended | None:
+        with self._lock:
+            call = self._calls.get(call_id)
+            if call is None or call.state != RINGING:
+                return None
+            return self._end(call_id, "no_answer", None)
+
+    def move(self, name: str, call_id: str) -> Call:
+        with self._lock:
+            call = self._active(name, call_id)
+            call = self._calls[call.id] = call.moved()
+            return call
+
+    def relay_target(self, sender: str, call_id: str) -> str:
+        with self._lock:
+            return self._active(sender, call_id).peer_of(sender)
+
+    def call_of(self, name: str) -> Call | None:
+        with self._lock:
+            call_id = self._call_of.get(name)
+            return self._calls[call_id] if call_id else None
+
+    # Helpers; the lock is held by the caller.
+
+    def _expired(self, holder: _Holder) -> bool:
+        return (
+            not holder.sids
+            and holder.away_since is not None
+            and self._clock() - holder.away_since >= self._grace
+        )
+
+    def _claim(self, name: str, owner: str) -> tuple[_Holder, Ended | None]:
+        holder = self._holders.get(name)
+        ended = None
+        if holder is not None and holder.owner != owner:
+            if not self._expired(holder):
+                raise SignalingError("name_taken")
+            ended = self._drop(name, "gone")
+            holder = None
+        if holder is None:
+            # Held from now, but in its grace period until a socket attaches.
+            holder = self._holders[name] = _Holder(owner, away_since=self._clock())
+        return holder, ended
+
+    def _drop(self, name: str, reason: str) -> Ended | None:
+        del self._holders[name]
+        call_id = self._call_of.get(name)
+        return self._end(call_id, reason, name) if call_id else None
+
+    def _end(self, call_id: str, reason: str, by: str | None) -> Ended:
+        call = self._calls.pop(call_id)
+        for party in (call.caller, call.callee):
+            if self._call_of.get(party) == call_id:
+                del self._call_of[party]
+        return Ended(call, reason, by)
+
+    def _party(self, name: str, call_id: object) -> Call:
+        call = self._calls.get(call_id) if isinstance(call_id, str) else None
+        if call is None or name not in (call.caller, call.callee):
+            raise SignalingError("no_such_call")
+        return call
+
+    def _ringing(self, name: str, call_id: str, must_be: str) -> Call:
+        call = self._party(name, call_id)
+        if call.state != RINGING:
+            raise SignalingError("not_ringing")
+        if (name == call.caller) != (must_be == "caller"):
+            raise SignalingError("not_allowed")
+        return call
+
+    def _active(self, name: str, call_id: str) -> Call:
+        call = self._party(name, call_id)
+        if call.state == RINGING:
+            raise SignalingError("not_active")
+        return call

@@ -1,0 +1,79 @@
+"""Settings, read from the environment.
+
+Pick a class with APP_ENV (development, production or testing; production is
+the default, so a server that forgets to say is never left in a development
+mode). Every value below can be overridden by the environment variable of the
+same name. Secrets only ever come from the environment.
+"""
+
+import os
+
+
+def _env_float(name: str, default: float) -> float:
+    return float(os.environ.get(name, default))
+
+
+def _env_int(name: str, default: int) -> int:
+    return int(os.environ.get(name, default))
+
+
+def _env_list(name: str) -> list[str]:
+    return [item.strip() for item in os.environ.get(name, "").split(",") if item.strip()]
+
+
+class Config:
+    """Settings shared by every environment."""
+
+    SECRET_KEY = os.environ.get("SECRET_KEY")
+    HOST = os.environ.get("HOST", "127.0.0.1")
+    PORT = _env_int("PORT", 5000)
+    # Base of invite links, e.g. https://talk.example.org; unset means the
+    # host the request came in on.
+    PUBLIC_URL = os.environ.get("PUBLIC_URL", "").rstrip("/") or None
+    # STUN URLs handed to browsers. None by default: on one LAN, host
+    # candidates are enough.
+    STUN_URLS = _env_list("STUN_URLS")
+    RING_TIMEOUT = _env_float("RING_TIMEOUT", 30.0)
+    GRACE_PERIOD = _env_float("GRACE_PERIOD", 30.0)
+    # Origins allowed to open a Socket.IO connection; empty means the app's own.
+    ALLOWED_ORIGINS = _env_list("ALLOWED_ORIGINS")
+    # Flask-SocketIO async mode: eventlet, gevent or threading; unset picks
+    # the first one installed.
+    ASYNC_MODE = os.environ.get("ASYNC_MODE") or None
+    # Embedded server only: how many connections it holds at once.
+    MAX_CONNECTIONS = _env_int("MAX_CONNECTIONS", 10000)
+    # Largest Socket.IO message accepted, and largest SDP inside one.
+    MAX_MESSAGE_BYTES = _env_int("MAX_MESSAGE_BYTES", 64 * 1024)
+    MAX_SDP_BYTES = _env_int("MAX_SDP_BYTES", 32 * 1024)
+    SESSION_COOKIE_HTTPONLY = True
+    SESSION_COOKIE_SAMESITE = "Lax"
+
+
+class DevelopmentConfig(Config):
+    """`make run` on a laptop: plain HTTP, a throwaway secret if none is set."""
+
+    DEBUG = False
+
+
+class ProductionConfig(Config):
+    """Behind nginx with TLS; refuses to start without SECRET_KEY."""
+
+    SESSION_COOKIE_SECURE = True
+    REMEMBER_COOKIE_SECURE = True
+
+
+class TestingConfig(Config):
+    """Fast timers and a fixed secret for the test suite."""
+
+    TESTING = True
+    SECRET_KEY = "testing-secret"
+    RING_TIMEOUT = 1.0
+    GRACE_PERIOD = 1.0
+    ASYNC_MODE = "threading"
+
+
+CONFIGS = {
+    "development": DevelopmentConfig,
+    "production": ProductionConfig,
+    "testing": TestingConfig,
+}
