@@ -41,6 +41,7 @@ def create_app(config: Mapping | None = None) -> Flask:
         cors_allowed_origins=app.config["ALLOWED_ORIGINS"] or None,
         max_http_buffer_size=app.config["MAX_MESSAGE_BYTES"],
     )
+    app.extensions["chat.socketio_server"] = socketio.server
     app.jinja_env.globals["csrf_token"] = csrf_token
 
     app.register_blueprint(views.bp)

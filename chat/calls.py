@@ -47,8 +47,16 @@ def start_grace_timer(name: str) -> None:
     socketio.start_background_task(_grace_timer, app, name)
 
 
+def _still_serving(app: Flask) -> bool:
+    # `socketio` is bound to the app created last; a timer left by an earlier
+    # app (the test suite makes many) must not touch the current one.
+    return app.extensions.get("chat.socketio_server") is socketio.server
+
+
 def _ring_timer(app: Flask, call_id: str) -> None:
     socketio.sleep(app.config["RING_TIMEOUT"])
+    if not _still_serving(app):
+        return
     with app.app_context():
         announce_ended(store().expire_ring(call_id))
 
@@ -56,6 +64,8 @@ def _ring_timer(app: Flask, call_id: str) -> None:
 def _grace_timer(app: Flask, name: str) -> None:
     # A little past the period, so that the store agrees it is over.
     socketio.sleep(app.config["GRACE_PERIOD"] + 0.05)
+    if not _still_serving(app):
+        return
     with app.app_context():
         released, ended = store().expire(name)
         if released:

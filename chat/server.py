@@ -30,8 +30,14 @@ def run(app: Flask) -> None:
     host, port = app.config["HOST"], app.config["PORT"]
     max_connections = app.config["MAX_CONNECTIONS"]
     files = raise_open_file_limit(max_connections + 64)
-    log.info("serving on http://%s:%s (%s mode, up to %d connections, %d open files)",
-             host, port, socketio.async_mode, max_connections, files)
+    log.info(
+        "serving on http://%s:%s (%s mode, up to %d connections, %d open files)",
+        host,
+        port,
+        socketio.async_mode,
+        max_connections,
+        files,
+    )
     # eventlet's WSGI server stops accepting at 1,024 connections unless told.
     options = {"max_size": max_connections} if socketio.async_mode == "eventlet" else {}
     socketio.run(app, host=host, port=port, log_output=False, **options)

@@ -32,6 +32,7 @@ export function bind(actions) {
     actions.call(el.peer.value);
   });
   el.peer.addEventListener("input", () => actions.peerTyped(el.peer.value));
+  el.callButton.disabled = false; // rendered disabled until this handler exists
   const clicks = {
     cancel: actions.cancel,
     accept: actions.accept,

@@ -1,0 +1,278 @@
+"""The Store contract, run against every backend."""
+
+import pytest
+
+from chat.errors import SignalingError
+from chat.store import ACTIVE, RINGING
+from chat.store_memory import MemoryStore
+
+GRACE = 30.0
+
+
+class Clock:
+    def __init__(self):
+        self.now = 1000.0
+
+    def __call__(self):
+        return self.now
+
+
+@pytest.fixture
+def clock():
+    return Clock()
+
+
+@pytest.fixture(params=["memory"])
+def store(request, clock):
+    return MemoryStore(grace=GRACE, clock=clock)
+
+
+def online(store, *names):
+    for name in names:
+        store.attach(name, f"owner-{name}", f"sid-{name}")
+
+
+def refused(code, fn, *args):
+    with pytest.raises(SignalingError) as info:
+        fn(*args)
+    assert info.value.code == code
+
+
+# Presence
+
+
+def test_a_claimed_name_is_held_by_its_owner(store):
+    assert store.holder("alice") is None
+    store.claim("alice", "o1")
+    assert store.holder("alice") == "o1"
+
+
+def test_another_owner_cannot_take_a_held_name(store):
+    store.claim("alice", "o1")
+    refused("name_taken", store.claim, "alice", "o2")
+    refused("name_taken", store.attach, "alice", "o2", "s2")
+    assert store.holder("alice") == "o1"
+
+
+def test_the_same_owner_claims_again(store):
+    store.claim("alice", "o1")
+    assert store.claim("alice", "o1") is None
+    assert store.holder("alice") == "o1"
+
+
+def test_a_claim_without_sockets_lapses_after_the_grace_period(store, clock):
+    store.claim("alice", "o1")
+    clock.now += GRACE - 1
+    assert store.holder("alice") == "o1"
+    clock.now += 1
+    assert store.holder("alice") is None
+    store.claim("alice", "o2")
+    assert store.holder("alice") == "o2"
+
+
+def test_a_connected_name_never_lapses(store, clock):
+    store.attach("alice", "o1", "s1")
+    clock.now += 10 * GRACE
+    assert store.holder("alice") == "o1"
+    assert store.expire("alice") == (False, None)
+
+
+def test_the_grace_period_starts_when_the_last_socket_drops(store, clock):
+    store.attach("alice", "o1", "s1")
+    store.attach("alice", "o1", "s2")
+    assert store.detach("alice", "s1") == 1
+    clock.now += 2 * GRACE
+    assert store.holder("alice") == "o1"
+    assert store.detach("alice", "s2") == 0
+    clock.now += GRACE - 1
+    assert store.expire("alice") == (False, None)
+    store.attach("alice", "o1", "s3")  # back inside the grace period
+    clock.now += GRACE
+    assert store.holder("alice") == "o1"
+
+
+def test_expire_frees_the_name_and_ends_its_call(store, clock):
+    online(store, "alice", "bob")
+    call = store.start_call("bob", "alice")
+    store.accept("alice", call.id)
+    store.detach("alice", "sid-alice")
+    clock.now += GRACE
+    released, ended = store.expire("alice")
+    assert released
+    assert (ended.call.id, ended.reason, ended.by) == (call.id, "gone", "alice")
+    assert store.holder("alice") is None
+    assert store.call_of("bob") is None
+
+
+def test_detach_of_an_unknown_socket_says_none(store):
+    assert store.detach("alice", "nope") is None
+    store.attach("alice", "o1", "s1")
+    assert store.detach("alice", "other") is None
+    assert store.sids("alice") == ["s1"]
+
+
+def test_release_frees_at_once_and_returns_the_sockets(store):
+    online(store, "alice", "bob")
+    store.attach("alice", "owner-alice", "second-tab")
+    call = store.start_call("bob", "alice")
+    sids, ended = store.release("alice", "owner-alice")
+    assert sids == ["second-tab", "sid-alice"]
+    assert (ended.call.id, ended.reason) == (call.id, "left")
+    assert store.holder("alice") is None
+    assert store.call_of("bob") is None
+
+
+def test_release_by_another_owner_changes_nothing(store):
+    online(store, "alice")
+    assert store.release("alice", "intruder") == ([], None)
+    assert store.holder("alice") == "owner-alice"
+
+
+def test_taking_over_a_lapsed_name_ends_the_old_holders_call(store, clock):
+    online(store, "alice", "bob")
+    call = store.start_call("bob", "alice")
+    store.detach("alice", "sid-alice")
+    clock.now += GRACE
+    ended = store.claim("alice", "newcomer")
+    assert (ended.call.id, ended.reason) == (call.id, "gone")
+    assert store.call_of("bob") is None
+
+
+# Calls
+
+
+def test_a_call_rings_then_becomes_active(store):
+    online(store, "alice", "bob")
+    call = store.start_call("bob", "alice")
+    assert (call.caller, call.callee, call.state) == ("bob", "alice", RINGING)
+    assert store.call_of("alice") == store.call_of("bob") == call
+    accepted = store.accept("alice", call.id)
+    assert accepted.state == ACTIVE
+    assert store.call_of("bob").state == ACTIVE
+    assert store.relay_target("bob", call.id) == "alice"
+    assert store.relay_target("alice", call.id) == "bob"
+
+
+def test_call_view_is_from_the_users_side(store):
+    online(store, "alice", "bob")
+    call = store.start_call("bob", "alice")
+    assert call.view("bob") == {
+        "call_id": call.id,
+        "peer": "alice",
+        "role": "caller",
+        "state": RINGING,
+        "epoch": 0,
+    }
+    assert call.view("alice")["role"] == "callee"
+    assert call.view("alice")["peer"] == "bob"
+
+
+def test_calling_yourself_is_refused(store):
+    online(store, "alice")
+    refused("self_call", store.start_call, "alice", "alice")
+
+
+def test_calling_someone_offline_is_refused(store, clock):
+    online(store, "bob")
+    refused("offline", store.start_call, "bob", "alice")
+    store.claim("alice", "o1")
+    clock.now += GRACE
+    refused("offline", store.start_call, "bob", "alice")
+
+
+def test_a_user_in_a_call_is_busy(store):
+    online(store, "alice", "bob", "carol")
+    store.start_call("bob", "alice")
+    refused("busy", store.start_call, "carol", "alice")
+    refused("busy", store.start_call, "carol", "bob")
+    refused("already_in_call", store.start_call, "alice", "carol")
+    assert store.call_of("carol") is None
+
+
+def test_only_the_callee_accepts_or_declines(store):
+    online(store, "alice", "bob", "carol")
+    call = store.start_call("bob", "alice")
+    refused("not_allowed", store.accept, "bob", call.id)
+    refused("not_allowed", store.decline, "bob", call.id)
+    refused("no_such_call", store.accept, "carol", call.id)
+    refused("not_allowed", store.cancel, "alice", call.id)
+    assert store.call_of("alice").state == RINGING
+
+
+@pytest.mark.parametrize(
+    ("method", "who", "reason"),
+    [("decline", "alice", "declined"), ("cancel", "bob", "cancelled")],
+)
+def test_a_ringing_call_ends_by_decline_or_cancel(store, method, who, reason):
+    online(store, "alice", "bob")
+    call = store.start_call("bob", "alice")
+    ended = getattr(store, method)(who, call.id)
+    assert (ended.call.id, ended.reason, ended.by) == (call.id, reason, who)
+    assert store.call_of("alice") is None
+    assert store.call_of("bob") is None
+
+
+@pytest.mark.parametrize(
+    ("who", "accepted", "reason"),
+    [
+        ("bob", False, "cancelled"),
+        ("alice", False, "declined"),
+        ("alice", True, "hangup"),
+        ("bob", True, "hangup"),
+    ],
+)
+def test_hangup_works_in_any_state(store, who, accepted, reason):
+    online(store, "alice", "bob")
+    call = store.start_call("bob", "alice")
+    if accepted:
+        store.accept("alice", call.id)
+    assert store.hangup(who, call.id).reason == reason
+    refused("no_such_call", store.hangup, who, call.id)
+
+
+def test_accepting_twice_is_refused(store):
+    online(store, "alice", "bob")
+    call = store.start_call("bob", "alice")
+    store.accept("alice", call.id)
+    refused("not_ringing", store.accept, "alice", call.id)
+    refused("not_ringing", store.decline, "alice", call.id)
+
+
+def test_relay_needs_an_accepted_call_and_a_party(store):
+    online(store, "alice", "bob", "carol")
+    call = store.start_call("bob", "alice")
+    refused("not_active", store.relay_target, "bob", call.id)
+    store.accept("alice", call.id)
+    refused("no_such_call", store.relay_target, "carol", call.id)
+    refused("no_such_call", store.relay_target, "bob", "no-such-id")
+
+
+def test_ring_expiry_ends_only_a_ringing_call(store):
+    online(store, "alice", "bob")
+    call = store.start_call("bob", "alice")
+    ended = store.expire_ring(call.id)
+    assert (ended.reason, ended.by) == ("no_answer", None)
+    assert store.expire_ring(call.id) is None
+    call = store.start_call("bob", "alice")
+    store.accept("alice", call.id)
+    assert store.expire_ring(call.id) is None
+    assert store.call_of("bob").state == ACTIVE
+
+
+def test_move_bumps_the_epoch_of_an_active_call(store):
+    online(store, "alice", "bob")
+    call = store.start_call("bob", "alice")
+    refused("not_active", store.move, "alice", call.id)
+    store.accept("alice", call.id)
+    assert store.move("alice", call.id).epoch == 1
+    assert store.move("bob", call.id).epoch == 2
+    assert store.call_of("alice").epoch == 2
+
+
+def test_a_new_call_after_the_last_one_ended(store):
+    online(store, "alice", "bob")
+    first = store.start_call("bob", "alice")
+    store.decline("alice", first.id)
+    second = store.start_call("alice", "bob")
+    assert second.id != first.id
+    assert second.caller == "alice"
