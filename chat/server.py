@@ -2,12 +2,14 @@
 
 import logging
 import resource
+import socket
 
 from flask import Flask
 
 from chat.extensions import socketio
 
 log = logging.getLogger(__name__)
+LISTEN_BACKLOG = 2048
 
 
 def raise_open_file_limit(wanted: int) -> int:
@@ -38,6 +40,20 @@ def run(app: Flask) -> None:
         max_connections,
         files,
     )
-    # eventlet's WSGI server stops accepting at 1,024 connections unless told.
-    options = {"max_size": max_connections} if socketio.async_mode == "eventlet" else {}
-    socketio.run(app, host=host, port=port, log_output=False, **options)
+    if socketio.async_mode == "eventlet":
+        _run_eventlet(app, host, port, max_connections)
+    else:
+        socketio.run(app, host=host, port=port, log_output=False)
+
+
+def _run_eventlet(app: Flask, host: str, port: int, max_connections: int) -> None:
+    import eventlet
+    import eventlet.wsgi
+
+    # socketio.run() would listen with a backlog of 50, so a burst of
+    # reconnects (after a restart, say) overflows it and waits on SYN retries;
+    # and eventlet's WSGI server stops accepting at 1,024 connections unless
+    # given max_size.
+    family, _, _, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
+    listener = eventlet.listen(address, family=family, backlog=LISTEN_BACKLOG)
+    eventlet.wsgi.server(listener, app, max_size=max_connections, log_output=False)
