@@ -1,0 +1,135 @@
+"""docs/protocol.md followed by a plain python-socketio client, against the real server."""
+
+import re
+import threading
+
+import pytest
+import requests
+import socketio
+import websocket
+
+from tests.live import LiveServer
+
+
+@pytest.fixture(scope="module")
+def server():
+    live = LiveServer()
+    yield live
+    live.stop()
+
+
+class Client:
+    """A user as a Python script: joins over HTTP, then talks Socket.IO."""
+
+    def __init__(self, server, name):
+        self.http = requests.Session()
+        page = self.http.get(server.url + "/").text
+        token = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
+        response = self.http.post(
+            server.url + "/join", data={"name": name, "csrf_token": token}, allow_redirects=False
+        )
+        assert response.status_code == 302, response.text
+        self.received = []
+        self.arrived = threading.Condition()
+        self.sio = socketio.Client(reconnection=False)
+        self.sio.on("*", self._record)
+        self.cookie = "; ".join(f"{c.name}={c.value}" for c in self.http.cookies)
+        # websocket-client sends the server's own Origin, as a page of the app would.
+        self.sio.connect(
+            server.url, headers={"Cookie": self.cookie}, transports=["websocket"], wait_timeout=5
+        )
+
+    def _record(self, event, payload=None):
+        with self.arrived:
+            self.received.append((event, payload))
+            self.arrived.notify_all()
+
+    def wait_for(self, event, timeout=5.0):
+        def found():
+            return next((p for e, p in self.received if e == event), None)
+
+        with self.arrived:
+            assert self.arrived.wait_for(found, timeout), f"no {event!r}; got {self.received}"
+            payload = found()
+            self.received.remove((event, payload))
+            return payload
+
+    def close(self):
+        self.sio.disconnect()
+
+
+@pytest.fixture
+def clients(server):
+    made = []
+
+    def make(name, **kwargs):
+        client = Client(server, name, **kwargs)
+        made.append(client)
+        return client
+
+    yield make
+    for client in made:
+        client.close()
+
+
+def test_a_python_client_places_and_answers_a_call(clients):
+    alice, bob = clients("py-alice"), clients("py-bob")
+    assert alice.wait_for("hello") == {"name": "py-alice", "call": None}
+    ack = bob.sio.call("call", {"to": "py-alice"}, timeout=5)
+    assert ack["ok"] is True
+    call_id = ack["call_id"]
+    assert alice.wait_for("ring") == {"call_id": call_id, "from": "py-bob"}
+    assert alice.sio.call("accept", {"call_id": call_id}, timeout=5)["ok"]
+    assert bob.wait_for("call_accepted") == {"call_id": call_id}
+    offer = {"type": "offer", "sdp": "v=0\r\n"}
+    assert bob.sio.call("signal", {"call_id": call_id, "description": offer}, timeout=5) == {"ok": True}
+    assert alice.wait_for("signal") == {
+        "call_id": call_id,
+        "from": "py-bob",
+        "description": offer,
+        "epoch": 0,
+    }
+    assert alice.sio.call("hangup", {"call_id": call_id}, timeout=5) == {"ok": True}
+    assert bob.wait_for("call_ended") == {"call_id": call_id, "reason": "hangup", "by": "py-alice"}
+
+
+def test_a_connection_without_login_is_refused_with_the_error_code(server):
+    sio = socketio.Client(reconnection=False)
+    refusals = []
+    sio.on("connect_error", refusals.append)
+    with pytest.raises(socketio.exceptions.ConnectionError):
+        sio.connect(server.url, transports=["websocket"], wait_timeout=5)
+    assert refusals == [
+        {
+            "message": "unauthorized",
+            "data": {"ok": False, "error": "unauthorized", "message": "Join with a name first."},
+        }
+    ]
+
+
+@pytest.mark.parametrize("transport", ["polling", "websocket"])
+def test_a_logged_in_cookie_from_a_foreign_origin_is_refused(clients, server, transport):
+    victim = clients(f"py-victim-{transport}")
+    url = f"{server.url}/socket.io/?EIO=4&transport={transport}"
+    if transport == "polling":
+        response = requests.get(url, headers={"Cookie": victim.cookie, "Origin": "https://evil.example"})
+        status = response.status_code
+    else:
+        with pytest.raises(websocket.WebSocketBadStatusException) as info:
+            websocket.create_connection(
+                url.replace("http://", "ws://"), cookie=victim.cookie, origin="https://evil.example"
+            )
+        status = info.value.status_code
+    assert status == 400
+    assert requests.get(url.replace("websocket", "polling"), headers={"Cookie": victim.cookie}).ok
+
+
+def test_an_oversized_message_closes_only_that_connection(clients):
+    alice, bob = clients("py-big-a"), clients("py-big-b")
+    call_id = bob.sio.call("call", {"to": "py-big-a"}, timeout=5)["call_id"]
+    alice.sio.call("accept", {"call_id": call_id}, timeout=5)
+    bob.sio.emit("signal", {"call_id": call_id, "description": {"type": "offer", "sdp": "a" * 100_000}})
+    bob.sio.sleep(1)
+    assert not bob.sio.connected
+    assert alice.sio.connected
+    assert alice.sio.call("watch", {"name": "py-big-b"}, timeout=5)["ok"]
