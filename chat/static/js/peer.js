@@ -19,6 +19,7 @@ export class PeerSession {
     this.onClose = onClose;
     this.makingOffer = false;
     this.ignoreOffer = false;
+    this.settingRemoteAnswer = false;
     this.closed = false;
     this.remoteStream = new MediaStream();
 
@@ -40,6 +41,12 @@ export class PeerSession {
       if (candidate) this.send({ candidate: candidate.toJSON() });
     };
     pc.onnegotiationneeded = async () => {
+      // The polite side waits for the first offer instead of racing it. Both
+      // sides start at once (call accepted, call moved), and when Chromium
+      // rolls back a first offer it has only just made, ICE gathering can
+      // stall: no candidates, no media. Renegotiation later is unaffected;
+      // the browser fires this event again once the first exchange is done.
+      if (this.polite && !pc.remoteDescription) return;
       try {
         this.makingOffer = true;
         await pc.setLocalDescription();
@@ -64,11 +71,19 @@ export class PeerSession {
     const pc = this.pc;
     try {
       if (description) {
-        const collision =
-          description.type === "offer" && (this.makingOffer || pc.signalingState !== "stable");
+        // An offer that arrives while the answer before it is still being
+        // applied is no collision: the other side made it after that answer.
+        // (As in the perfect negotiation example of the WebRTC spec; without
+        // it the impolite side drops the offer and the polite side's new
+        // tracks are never sent.)
+        const readyForOffer =
+          !this.makingOffer && (pc.signalingState === "stable" || this.settingRemoteAnswer);
+        const collision = description.type === "offer" && !readyForOffer;
         this.ignoreOffer = !this.polite && collision;
         if (this.ignoreOffer) return;
+        this.settingRemoteAnswer = description.type === "answer";
         await pc.setRemoteDescription(description);
+        this.settingRemoteAnswer = false;
         if (description.type === "offer") {
           await pc.setLocalDescription();
           this.send({ description: pc.localDescription.toJSON() });

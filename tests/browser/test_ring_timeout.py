@@ -1,0 +1,30 @@
+"""A call nobody answers, on a server whose calls ring for 3 seconds."""
+
+import pytest
+from playwright.sync_api import expect
+
+from tests.browser.steps import expect_idle, join, place_call, ring_dialog, status
+
+pytestmark = pytest.mark.browser
+
+RING_TIMEOUT = 3
+SERVER_ENV = {"RING_TIMEOUT": str(RING_TIMEOUT)}
+
+
+def test_no_answer(open_page):
+    alice = open_page("/")
+    join(alice, "alice")
+    bob = open_page("/")
+    join(bob, "bob")
+
+    place_call(bob, "alice")
+    dialog = ring_dialog(alice, "bob")
+    expect(dialog).to_be_visible()
+
+    # Alice does nothing; the server gives up after RING_TIMEOUT.
+    timeout = (RING_TIMEOUT + 10) * 1000
+    expect(status(bob)).to_have_text("alice did not answer.", timeout=timeout)
+    expect(status(alice)).to_have_text("Missed call from bob.", timeout=timeout)
+    expect(dialog).to_be_hidden()
+    expect_idle(alice)
+    expect_idle(bob)
