@@ -1,59 +1,83 @@
-"""Start the real server (`python wsgi.py`, eventlet) as a subprocess on a free port."""
+"""The real server (`python wsgi.py`, eventlet) in a subprocess on a free port."""
 
 import os
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parent.parent
+# Settings of every live server; keyword arguments go on top. The timers are
+# the production ones unless a test needs them short, so that no call ends on
+# its own in the middle of a test.
+BASE_ENV = {
+    "APP_ENV": "development",
+    "SECRET_KEY": "live-test-secret",
+    "HOST": "127.0.0.1",
+    "RING_TIMEOUT": "30",
+    "GRACE_PERIOD": "30",
+    "PYTHONUNBUFFERED": "1",
+}
+START_TIMEOUT = 20.0
 
 
 def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
 
 
 class LiveServer:
-    """The app running in its own process; stop() ends it."""
+    """`python wsgi.py` on a free port, started and answering; stop() ends it."""
 
-    def __init__(self, **settings: str):
-        self.port = free_port()
+    def __init__(self, port: int | None = None, **settings: str):
+        self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        env = {
-            **os.environ,
-            "APP_ENV": "development",
-            "SECRET_KEY": "live-test-secret",
-            "HOST": "127.0.0.1",
-            "PORT": str(self.port),
-            "PYTHONUNBUFFERED": "1",
-            **settings,
-        }
-        self.log = open(ROOT / ".pytest_cache" / f"server-{self.port}.log", "w+")  # noqa: SIM115
+        env = {**os.environ, **BASE_ENV, "PORT": str(self.port), **settings}
+        self._log = tempfile.TemporaryFile("w+", encoding="utf-8")  # noqa: SIM115 (closed in stop)
         self.proc = subprocess.Popen(
-            [sys.executable, "wsgi.py"], cwd=ROOT, env=env, stdout=self.log, stderr=subprocess.STDOUT
+            [sys.executable, "wsgi.py"], cwd=ROOT, env=env, stdout=self._log, stderr=subprocess.STDOUT
         )
-        self._wait_ready()
+        try:
+            self._wait_ready()
+        except BaseException:
+            self.stop()
+            raise
 
     def output(self) -> str:
-        self.log.seek(0)
-        return self.log.read()
+        if self._log.closed:
+            return ""
+        self._log.flush()
+        self._log.seek(0)
+        return self._log.read()
 
-    def _wait_ready(self, timeout: float = 20.0) -> None:
-        deadline = time.monotonic() + timeout
+    def check_alive(self) -> None:
+        """Fail the test, with the server's output, if the server has exited."""
+        if self.proc.poll() is not None:
+            pytest.fail(
+                f"The server exited with code {self.proc.returncode}. Its output:\n{self.output()}",
+                pytrace=False,
+            )
+
+    def _wait_ready(self) -> None:
+        deadline = time.monotonic() + START_TIMEOUT
         while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"the server exited with {self.proc.returncode}:\n{self.output()}")
+            self.check_alive()
             try:
-                with urllib.request.urlopen(self.url + "/presence/x", timeout=1):
-                    return
+                with urllib.request.urlopen(self.url + "/", timeout=2) as response:
+                    if response.status == 200:
+                        return
             except OSError:
                 time.sleep(0.1)
-        self.stop()
-        raise RuntimeError(f"the server did not answer within {timeout} s:\n{self.output()}")
+        pytest.fail(
+            f"The server did not answer {self.url} within {START_TIMEOUT} s. Its output:\n{self.output()}",
+            pytrace=False,
+        )
 
     def stop(self) -> None:
         if self.proc.poll() is None:
@@ -63,4 +87,4 @@ class LiveServer:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
-        self.log.close()
+        self._log.close()

@@ -56,6 +56,11 @@ class Client:
 
     def close(self):
         self.sio.disconnect()
+        # After the server drops a connection, the client library leaves its
+        # WebSocket open; close it so no socket outlives the test.
+        if self.sio.eio.ws is not None:
+            self.sio.eio.ws.shutdown()
+        self.http.close()
 
 
 @pytest.fixture

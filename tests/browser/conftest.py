@@ -8,18 +8,12 @@ has its own cookies and sessionStorage.
 """
 
 import os
-import socket
-import subprocess
-import sys
-import tempfile
-import time
-import urllib.request
-from pathlib import Path
 
 import pytest
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
-ROOT = Path(__file__).resolve().parents[2]
+from tests.live import LiveServer
+
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
     # A synthetic camera (a moving test pattern) and microphone (a beep),
@@ -32,90 +26,20 @@ CHROMIUM_ARGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
-# Settings of every test server; a module's SERVER_ENV goes on top. The
-# timers are the production ones unless a module needs them short, so that
-# no call ends on its own in the middle of a test.
-BASE_ENV = {
-    "APP_ENV": "development",
-    "SECRET_KEY": "browser-test-secret",
-    "HOST": "127.0.0.1",
-    "RING_TIMEOUT": "30",
-    "GRACE_PERIOD": "30",
-    "PYTHONUNBUFFERED": "1",
-}
-START_TIMEOUT = 20.0
 # Playwright's 5 s default is short for a 2-core machine running two
 # Chromium renderers with video; nothing below waits this long when it works.
 expect.set_options(timeout=10_000)
 TIMEOUT_MS = 10_000
 
 CONSOLE = pytest.StashKey[list[str]]()
-SERVER = pytest.StashKey["Server"]()
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-class Server:
-    """`python wsgi.py` on a free port; its output goes to a temporary file."""
-
-    def __init__(self, **settings: str):
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        env = {**os.environ, **BASE_ENV, "PORT": str(self.port), **settings}
-        self._log = tempfile.TemporaryFile("w+", encoding="utf-8")  # noqa: SIM115 (closed in stop)
-        self.proc = subprocess.Popen(
-            [sys.executable, "wsgi.py"], cwd=ROOT, env=env, stdout=self._log, stderr=subprocess.STDOUT
-        )
-
-    def output(self) -> str:
-        self._log.flush()
-        self._log.seek(0)
-        return self._log.read()
-
-    def check_alive(self) -> None:
-        """Fail the test, with the server's output, if the server has exited."""
-        if self.proc.poll() is not None:
-            pytest.fail(
-                f"The server exited with code {self.proc.returncode}. Its output:\n{self.output()}",
-                pytrace=False,
-            )
-
-    def wait_ready(self) -> None:
-        deadline = time.monotonic() + START_TIMEOUT
-        while time.monotonic() < deadline:
-            self.check_alive()
-            try:
-                with urllib.request.urlopen(self.url + "/", timeout=2) as response:
-                    if response.status == 200:
-                        return
-            except OSError:
-                time.sleep(0.1)
-        pytest.fail(
-            f"The server did not answer {self.url} within {START_TIMEOUT} s. Its output:\n{self.output()}",
-            pytrace=False,
-        )
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        self._log.close()
+SERVER = pytest.StashKey[LiveServer]()
 
 
 @pytest.fixture(scope="module")
 def server(request):
     """The real server, one per test module, with the module's SERVER_ENV."""
-    live = Server(**getattr(request.module, "SERVER_ENV", {}))
+    live = LiveServer(**getattr(request.module, "SERVER_ENV", {}))
     try:
-        live.wait_ready()
         yield live
         # Died during the module: say so, rather than let tests time out quietly.
         live.check_alive()
@@ -140,7 +64,7 @@ def browser():
 
 
 @pytest.fixture
-def open_page(request, browser: Browser, server: Server):
+def open_page(request, browser: Browser, server: LiveServer):
     """Return open_page(path="/", **context_options) -> a Page in a new browser context.
 
     Each page is one person on their own machine. The contexts are closed at
@@ -179,6 +103,6 @@ def pytest_runtest_makereport(item, call):
             report.sections.append(("browser console", "\n".join(lines)))
         live = item.stash.get(SERVER, None)
         # A failure of check_alive() already carries the output.
-        if live and not live._log.closed and "The server exited" not in str(report.longrepr):
+        if live and "The server exited" not in str(report.longrepr):
             report.sections.append(("server output", live.output()))
     return report

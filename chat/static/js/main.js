@@ -228,26 +228,19 @@ async function placeCall(raw) {
   ui.setStatus(`Calling ${ack.peer}…`);
 }
 
-async function accept() {
-  if (state.phase !== "ringing") return;
+/** Take the call into this page: `accept` a ringing one, or `move` an active one here. */
+async function takeCall(event, phase) {
   const call = state.call;
-  setPhase("accepting");
-  const ack = await signaling.request("accept", { call_id: call.id });
+  setPhase(phase);
+  const ack = await signaling.request(event, { call_id: call.id });
   if (!isCurrent(call.id)) return;
   if (!ack.ok) return endCall(errorText(ack, call.peer));
   call.epoch = ack.call.epoch;
   startPeer();
 }
 
-async function moveHere() {
-  const call = state.call;
-  setPhase("moving");
-  const ack = await signaling.request("move", { call_id: call.id });
-  if (!isCurrent(call.id)) return;
-  if (!ack.ok) return endCall(errorText(ack, call.peer));
-  call.epoch = ack.call.epoch;
-  startPeer();
-}
+const accept = () => state.phase === "ringing" && takeCall("accept", "accepting");
+const moveHere = () => takeCall("move", "moving");
 
 function finish(event, text) {
   if (!state.call) return;
