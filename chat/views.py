@@ -44,7 +44,7 @@ def presence(raw_name: str):
 def join():
     """Take a name for this browser session."""
     check_csrf()
-    target = fold_name(request.form.get("next", "")) if request.form.get("next") else None
+    target = fold_name(request.form.get("next", ""))
     name = fold_name(request.form.get("name", ""))
     if name is None:
         return _page(target, error=SignalingError("invalid_name").message, status=400)

@@ -12,6 +12,7 @@ import os
 import pytest
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
+from tests.browser.steps import join
 from tests.live import LiveServer
 
 CHROMIUM = "/usr/bin/chromium"
@@ -106,3 +107,15 @@ def pytest_runtest_makereport(item, call):
         if live and "The server exited" not in str(report.longrepr):
             report.sections.append(("server output", live.output()))
     return report
+
+
+@pytest.fixture
+def joined(open_page):
+    """Return joined(name) -> a Page of a new person who has joined as `name`."""
+
+    def _joined(name: str, **context_options) -> Page:
+        page = open_page("/", **context_options)
+        join(page, name)
+        return page
+
+    return _joined

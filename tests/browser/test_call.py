@@ -44,9 +44,8 @@ CAMERA_STARTS_AT_FIRST_OFFER = """(() => {
 })();"""
 
 
-def test_invite_call_mute_camera_and_hang_up(open_page, server):
-    alice = open_page("/")
-    join(alice, "alice")
+def test_invite_call_mute_camera_and_hang_up(joined, open_page, server):
+    alice = joined("alice")
     expect_video_playing(alice, "Local video")
     invite_url = f"{server.url}/call/alice"
     expect(alice.get_by_label("Your invite link")).to_have_value(invite_url)
@@ -96,11 +95,9 @@ def test_invite_call_mute_camera_and_hang_up(open_page, server):
     expect_idle(bob)
 
 
-def test_decline(open_page):
-    ann = open_page("/")
-    join(ann, "ann")
-    ben = open_page("/")
-    join(ben, "ben")
+def test_decline(joined):
+    ann = joined("ann")
+    ben = joined("ben")
 
     place_call(ben, "ann")
     dialog = ring_dialog(ann, "ben")
@@ -114,11 +111,9 @@ def test_decline(open_page):
     expect_idle(ben)
 
 
-def test_cancel_while_ringing(open_page):
-    iris = open_page("/")
-    join(iris, "iris")
-    jack = open_page("/")
-    join(jack, "jack")
+def test_cancel_while_ringing(joined):
+    iris = joined("iris")
+    jack = joined("jack")
 
     place_call(jack, "iris")
     dialog = ring_dialog(iris, "jack")
@@ -132,18 +127,15 @@ def test_cancel_while_ringing(open_page):
     expect_idle(jack)
 
 
-def test_busy(open_page):
-    cara = open_page("/")
-    join(cara, "cara")
-    dave = open_page("/")
-    join(dave, "dave")
+def test_busy(joined):
+    cara = joined("cara")
+    dave = joined("dave")
     place_call(dave, "cara")
     answer(cara, "dave")
     expect(cara.get_by_role("button", name="Hang up")).to_be_visible()
     expect(dave.get_by_role("button", name="Hang up")).to_be_visible()
 
-    erin = open_page("/")
-    join(erin, "erin")
+    erin = joined("erin")
     erin.get_by_label("Enter peer name to call").fill("cara")
     call_button(erin).click()
 
@@ -154,9 +146,8 @@ def test_busy(open_page):
     expect(cara.get_by_role("button", name="Hang up")).to_be_visible()
 
 
-def test_offline(open_page):
-    fred = open_page("/")
-    join(fred, "fred")
+def test_offline(joined, open_page):
+    fred = joined("fred")
     fred.get_by_label("Enter peer name to call").fill("nobody")
     call_button(fred).click()
     expect(status(fred)).to_have_text("nobody is offline.")
@@ -166,11 +157,9 @@ def test_offline(open_page):
     expect(status(invited)).to_contain_text("nobody is offline")
 
 
-def test_reload_during_a_call_keeps_the_name_and_the_call(open_page):
-    gina = open_page("/")
-    join(gina, "gina")
-    hank = open_page("/")
-    join(hank, "hank")
+def test_reload_during_a_call_keeps_the_name_and_the_call(joined):
+    gina = joined("gina")
+    hank = joined("hank")
     place_call(hank, "gina")
     answer(gina, "hank")
     expect_in_call(gina, "hank")
@@ -196,12 +185,11 @@ def test_reload_during_a_call_keeps_the_name_and_the_call(open_page):
     expect_idle(hank)
 
 
-def test_camera_starting_after_the_call_is_accepted(open_page):
+def test_camera_starting_after_the_call_is_accepted(joined, open_page):
     lena = open_page("/")
     lena.context.add_init_script(CAMERA_STARTS_AT_FIRST_OFFER)
     join(lena, "lena")
-    mark = open_page("/")
-    join(mark, "mark")
+    mark = joined("mark")
 
     place_call(mark, "lena")
     answer(lena, "mark")

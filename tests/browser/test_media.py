@@ -35,7 +35,7 @@ def blocked_join(page, name, script):
     expect(page.get_by_text("Camera and microphone are blocked for this site.")).to_be_visible()
 
 
-def test_audio_only_when_the_camera_is_blocked(open_page):
+def test_audio_only_when_the_camera_is_blocked(joined, open_page):
     lena = open_page("/")
     blocked_join(lena, "lena", CAMERA_BLOCKED)
     lena.get_by_role("button", name="Continue with audio only").click()
@@ -44,8 +44,7 @@ def test_audio_only_when_the_camera_is_blocked(open_page):
         f's => JSON.stringify(({LOCAL_TRACKS})(s)) === \'{{"audio":1,"video":0}}\'', arg=video("Local video")
     )
 
-    mike = open_page("/")
-    join(mike, "mike")
+    mike = joined("mike")
     place_call(mike, "lena")
     answer(lena, "mike")
 
@@ -54,7 +53,7 @@ def test_audio_only_when_the_camera_is_blocked(open_page):
     expect(status(mike)).to_have_text("In a call with lena.")
 
 
-def test_receive_only_when_everything_is_blocked(open_page):
+def test_receive_only_when_everything_is_blocked(joined, open_page):
     nina = open_page("/")
     blocked_join(nina, "nina", EVERYTHING_BLOCKED)
     nina.get_by_role("button", name="Continue with audio only").click()
@@ -64,8 +63,7 @@ def test_receive_only_when_everything_is_blocked(open_page):
     expect(nina.get_by_role("button", name="Continue without camera and microphone")).to_be_hidden()
     assert nina.evaluate(LOCAL_TRACKS, video("Local video")) == {"audio": 0, "video": 0}
 
-    oscar = open_page("/")
-    join(oscar, "oscar")
+    oscar = joined("oscar")
     place_call(nina, "oscar")
     answer(oscar, "nina")
 

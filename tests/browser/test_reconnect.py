@@ -3,7 +3,7 @@
 import pytest
 from playwright.sync_api import expect
 
-from tests.browser.steps import answer, expect_in_call, expect_video_playing, join, place_call
+from tests.browser.steps import answer, expect_in_call, expect_video_playing, place_call
 from tests.live import LiveServer
 
 pytestmark = pytest.mark.browser
@@ -42,11 +42,9 @@ def server():
     restartable.live.stop()
 
 
-def test_media_keeps_flowing_while_the_server_is_away(open_page, server):
-    pia = open_page("/")
-    join(pia, "pia")
-    rex = open_page("/")
-    join(rex, "rex")
+def test_media_keeps_flowing_while_the_server_is_away(joined, server):
+    pia = joined("pia")
+    rex = joined("rex")
     place_call(rex, "pia")
     answer(pia, "rex")
     expect_in_call(pia, "rex")

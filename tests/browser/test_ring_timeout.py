@@ -3,7 +3,7 @@
 import pytest
 from playwright.sync_api import expect
 
-from tests.browser.steps import expect_idle, join, place_call, ring_dialog, status
+from tests.browser.steps import expect_idle, place_call, ring_dialog, status
 
 pytestmark = pytest.mark.browser
 
@@ -11,11 +11,9 @@ RING_TIMEOUT = 3
 SERVER_ENV = {"RING_TIMEOUT": str(RING_TIMEOUT)}
 
 
-def test_no_answer(open_page):
-    alice = open_page("/")
-    join(alice, "alice")
-    bob = open_page("/")
-    join(bob, "bob")
+def test_no_answer(joined):
+    alice = joined("alice")
+    bob = joined("bob")
 
     place_call(bob, "alice")
     dialog = ring_dialog(alice, "bob")
