@@ -197,3 +197,16 @@ def test_camera_starting_after_the_call_is_accepted(joined, open_page):
     expect_in_call(mark, "lena")
     expect_in_call(lena, "mark")
     expect_video_playing(lena, "Local video")
+
+
+def test_the_other_side_leaves_during_a_call(joined):
+    quin = joined("quin")
+    rosa = joined("rosa")
+    place_call(rosa, "quin")
+    answer(quin, "rosa")
+    expect(quin.get_by_role("button", name="Hang up")).to_be_visible()
+
+    quin.get_by_role("button", name="Leave").click()
+    expect(quin.get_by_label("Your name")).to_be_visible()
+    expect(status(rosa)).to_have_text("quin left.")
+    expect_idle(rosa)
