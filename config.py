@@ -30,9 +30,17 @@ class Config:
     # Base of invite links, e.g. https://talk.example.org; unset means the
     # host the request came in on.
     PUBLIC_URL = os.environ.get("PUBLIC_URL", "").rstrip("/") or None
-    # STUN URLs handed to browsers. None by default: on one LAN, host
-    # candidates are enough.
+    # STUN and TURN URLs handed to browsers. None by default: on one LAN,
+    # host candidates are enough.
     STUN_URLS = _env_list("STUN_URLS")
+    TURN_URLS = _env_list("TURN_URLS")
+    # Shared with coturn (static-auth-secret); never sent to a browser.
+    TURN_SECRET = os.environ.get("TURN_SECRET")
+    # How long TURN credentials last. coturn checks them again when an
+    # allocation is refreshed, so this bounds the length of a relayed call.
+    TURN_TTL = _env_int("TURN_TTL", 24 * 3600)
+    # "relay" sends all media through TURN, hiding every user's address.
+    ICE_TRANSPORT_POLICY = os.environ.get("ICE_TRANSPORT_POLICY", "all")
     RING_TIMEOUT = _env_float("RING_TIMEOUT", 30.0)
     GRACE_PERIOD = _env_float("GRACE_PERIOD", 30.0)
     # Origins allowed to open a Socket.IO connection; empty means the app's own.

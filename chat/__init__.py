@@ -14,6 +14,7 @@ from werkzeug.exceptions import HTTPException
 from chat import events, views  # noqa: F401
 from chat.auth import csrf_token, login_manager
 from chat.extensions import socketio
+from chat.ice import check_settings
 from chat.store_memory import MemoryStore
 
 log = logging.getLogger(__name__)
@@ -31,6 +32,7 @@ def create_app(config: Mapping | None = None) -> Flask:
     app.config.update(config or {})
     app.config["APP_ENV"] = env
     _check_secret(app)
+    check_settings(app.config)
 
     app.extensions["chat.store"] = MemoryStore(grace=app.config["GRACE_PERIOD"])
     login_manager.init_app(app)

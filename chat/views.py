@@ -1,6 +1,7 @@
 """Pages: the app, invite links, join and leave."""
 
 import logging
+import time
 
 from flask import Blueprint, abort, current_app, redirect, render_template, request, url_for
 from flask_login import current_user, login_user, logout_user
@@ -9,6 +10,7 @@ from chat.auth import User, check_csrf, owner_token
 from chat.calls import announce_ended, announce_presence, store
 from chat.errors import SignalingError
 from chat.extensions import socketio
+from chat.ice import ice_config
 from chat.names import NAME_RULE, fold_name
 from chat.protocol import SIGNED_OUT
 
@@ -38,6 +40,15 @@ def presence(raw_name: str):
     if name is None:
         return {"ok": False, "error": "invalid_name", "message": f"A name is {NAME_RULE}."}, 404
     return {"ok": True, "name": name, "online": store().holder(name) is not None}
+
+
+@bp.get("/ice-servers")
+def ice_servers():
+    """Give the logged-in user fresh ICE servers (TURN credentials expire)."""
+    if not current_user.is_authenticated:
+        return SignalingError("unauthorized").as_ack(), 401
+    config = ice_config(current_app.config, current_user.name, time.time())
+    return {"ok": True, **config}, 200, {"Cache-Control": "no-store"}
 
 
 @bp.post("/join")
@@ -89,7 +100,7 @@ def _page(target: str | None, error: str | None = None, status: int = 200, typed
         typed=typed,
         invite_url=invite_url,
         name_rule=NAME_RULE,
-        ice_servers=[{"urls": url} for url in current_app.config["STUN_URLS"]],
-        ring_timeout=current_app.config["RING_TIMEOUT"],
+        has_turn=bool(current_app.config["TURN_URLS"]),
+        relay_only=current_app.config["ICE_TRANSPORT_POLICY"] == "relay",
     )
     return html, status

@@ -7,7 +7,6 @@ import * as ui from "./ui.js";
 
 const root = document.getElementById("app");
 const me = root.dataset.me;
-const iceServers = JSON.parse(root.dataset.iceServers);
 const NAME = /^[a-z0-9._-]{1,32}$/;
 // Survives a reload of this tab only, so a reloaded page can take its call back.
 const ACTIVE_CALL_KEY = "activeCall";
@@ -75,12 +74,34 @@ function setPhase(phase) {
   else stopRinging();
 }
 
-function startPeer() {
+/** Fetch ICE servers afresh: TURN credentials expire, so never reuse old ones. */
+async function rtcConfiguration() {
+  const response = await fetch("/ice-servers", { cache: "no-store" });
+  const body = await response.json().catch(() => ({ message: `The server answered ${response.status}.` }));
+  if (!body.ok) throw new Error(body.message);
+  const relay = body.iceTransportPolicy === "relay" || ui.hideIp();
+  return { iceServers: body.iceServers, iceTransportPolicy: relay ? "relay" : "all" };
+}
+
+async function startPeer() {
   const call = state.call;
+  const epoch = call.epoch;
+  setPhase("active");
+  ui.setStatus(`Connecting to ${call.peer}…`);
+  let rtcConfig;
+  try {
+    rtcConfig = await rtcConfiguration();
+  } catch (err) {
+    if (!isCurrent(call.id)) return;
+    signaling.request("hangup", { call_id: call.id });
+    return endCall(`The call failed: ${err.message}`);
+  }
+  // The call may have ended or moved while the servers were fetched.
+  if (!isCurrent(call.id) || call.epoch !== epoch || state.peer) return;
   const peer = new PeerSession({
     polite: call.role === "callee",
     stream: state.stream,
-    iceServers,
+    rtcConfig,
     send: (message) => signaling.request("signal", { call_id: call.id, epoch: call.epoch, ...message }),
     onRemoteStream: (stream) => ui.setRemoteStream(stream),
     onConnectionState: (s) => {
@@ -96,8 +117,6 @@ function startPeer() {
   });
   state.peer = peer;
   sessionStorage.setItem(ACTIVE_CALL_KEY, call.id);
-  setPhase("active");
-  ui.setStatus(`Connecting to ${call.peer}…`);
   const queued = state.pending.filter((m) => m.epoch === call.epoch);
   state.pending = [];
   for (const message of queued) peer.handleSignal(message);

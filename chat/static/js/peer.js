@@ -9,11 +9,11 @@
 export class PeerSession {
   /**
    * polite: boolean; stream: local MediaStream (may have no tracks);
-   * iceServers: RTCIceServer[]; send(message): deliver a {description} or
+   * rtcConfig: RTCConfiguration (ICE servers, transport policy); send(message): deliver a {description} or
    * {candidate} to the other side; onRemoteStream(stream);
    * onConnectionState(state); onClose(error): called once, when closed.
    */
-  constructor({ polite, stream, iceServers, send, onRemoteStream, onConnectionState, onClose }) {
+  constructor({ polite, stream, rtcConfig, send, onRemoteStream, onConnectionState, onClose }) {
     this.polite = polite;
     this.send = send;
     this.onClose = onClose;
@@ -23,7 +23,7 @@ export class PeerSession {
     this.closed = false;
     this.remoteStream = new MediaStream();
 
-    const pc = (this.pc = new RTCPeerConnection({ iceServers }));
+    const pc = (this.pc = new RTCPeerConnection(rtcConfig));
     for (const track of stream.getTracks()) pc.addTrack(track, stream);
     // Receive what we do not send, so that a side without a camera (or
     // without any device) still gets the other's video and sound.

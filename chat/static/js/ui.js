@@ -23,7 +23,9 @@ const el = {
   ringDialog: $("ring-dialog"),
   ringTitle: $("ring-title"),
   inviteLink: $("invite-link"),
+  hideIp: $("hide-ip"),
 };
+const HIDE_IP_KEY = "hideIp";
 
 /** Wire buttons and the call form to the app's actions. */
 export function bind(actions) {
@@ -48,6 +50,9 @@ export function bind(actions) {
     "receive-only": () => actions.chooseMedia("none"),
   };
   for (const [id, action] of Object.entries(clicks)) $(id).addEventListener("click", action);
+  // The choice to hide one's address is remembered in this browser.
+  if (!el.hideIp.disabled) el.hideIp.checked = localStorage.getItem(HIDE_IP_KEY) === "1";
+  el.hideIp.addEventListener("change", () => localStorage.setItem(HIDE_IP_KEY, el.hideIp.checked ? "1" : "0"));
   // Escape on the ring dialog means Decline, not a silent close.
   el.ringDialog.addEventListener("cancel", (event) => {
     event.preventDefault();
@@ -93,6 +98,11 @@ export function setMediaProblem(text) {
 export function setPeerPresence(name, online) {
   if (online === null) el.peerPresence.textContent = "";
   else el.peerPresence.textContent = online ? `${name} is online.` : `${name} is offline.`;
+}
+
+/** Whether the person asked to send media through the relay only. */
+export function hideIp() {
+  return el.hideIp.checked;
 }
 
 export function peerName() {
