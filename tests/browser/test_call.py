@@ -69,6 +69,9 @@ def test_invite_call_mute_camera_and_hang_up(joined, open_page, server):
 
     expect_in_call(alice, "bob")
     expect_in_call(bob, "alice")
+    # On one machine the host candidates meet: no relay in between.
+    for page in (alice, bob):
+        expect(page.get_by_text("Direct connection", exact=True)).to_be_visible()
 
     mute = bob.get_by_role("button", name="Mute", exact=True)
     mute.click()
@@ -210,3 +213,12 @@ def test_the_other_side_leaves_during_a_call(joined):
     expect(quin.get_by_label("Your name")).to_be_visible()
     expect(status(rosa)).to_have_text("quin left.")
     expect_idle(rosa)
+
+
+def test_check_connection_without_stun_or_turn(joined):
+    sara = joined("sara")
+    sara.get_by_role("button", name="Check connection").click()
+    results = sara.get_by_role("list")
+    expect(results).to_contain_text("Camera: working.")
+    expect(results).to_contain_text("Microphone: working.")
+    expect(results).to_contain_text("offers no STUN or TURN: calls work on the same network only.")

@@ -1,4 +1,5 @@
 // The call screen: wires signaling, the peer connection and the page.
+import { describeCheck, gatherCandidateTypes } from "./check.js";
 import { describeMediaError, getLocalMedia } from "./media.js";
 import { PeerSession } from "./peer.js";
 import { startRinging, stopRinging } from "./ringer.js";
@@ -106,7 +107,10 @@ async function startPeer() {
     onRemoteStream: (stream) => ui.setRemoteStream(stream),
     onConnectionState: (s) => {
       if (peer !== state.peer) return;
-      if (s === "connected") ui.setStatus(`In a call with ${call.peer}.`);
+      if (s === "connected") {
+        ui.setStatus(`In a call with ${call.peer}.`);
+        peer.route().then((route) => peer === state.peer && ui.setRoute(route));
+      }
       if (s === "disconnected") ui.setStatus("The connection is interrupted; trying to restore it…");
     },
     onClose: (error) => {
@@ -125,6 +129,7 @@ async function startPeer() {
 function closePeer() {
   const peer = state.peer;
   state.peer = null;
+  ui.setRoute(null);
   peer?.close();
   ui.setRemoteStream(null);
 }
@@ -295,6 +300,16 @@ ui.bind({
     ui.setStatus((await ui.copyInviteLink()) ? "Invite link copied." : "Select the link and copy it.");
   },
   chooseMedia,
+  async checkConnection() {
+    ui.showCheck(null);
+    try {
+      const rtcConfig = await rtcConfiguration();
+      const types = await gatherCandidateTypes(rtcConfig);
+      ui.showCheck(describeCheck({ stream: state.stream, rtcConfig, types }));
+    } catch (err) {
+      ui.showCheck([`The check failed: ${err.message}`]);
+    }
+  },
   peerTyped(raw) {
     clearTimeout(watchTimer);
     const name = raw.trim().toLowerCase();

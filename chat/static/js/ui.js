@@ -24,6 +24,9 @@ const el = {
   ringTitle: $("ring-title"),
   inviteLink: $("invite-link"),
   hideIp: $("hide-ip"),
+  route: $("route"),
+  check: $("check"),
+  checkResults: $("check-results"),
 };
 const HIDE_IP_KEY = "hideIp";
 
@@ -35,6 +38,7 @@ export function bind(actions) {
   });
   el.peer.addEventListener("input", () => actions.peerTyped(el.peer.value));
   el.callButton.disabled = false; // rendered disabled until this handler exists
+  el.check.disabled = false;
   const clicks = {
     cancel: actions.cancel,
     accept: actions.accept,
@@ -45,6 +49,7 @@ export function bind(actions) {
     "move-here": actions.moveHere,
     "end-elsewhere": actions.hangup,
     "copy-link": actions.copyLink,
+    check: actions.checkConnection,
     "retry-media": () => actions.chooseMedia("full"),
     "audio-only": () => actions.chooseMedia("audio"),
     "receive-only": () => actions.chooseMedia("none"),
@@ -98,6 +103,25 @@ export function setMediaProblem(text) {
 export function setPeerPresence(name, online) {
   if (online === null) el.peerPresence.textContent = "";
   else el.peerPresence.textContent = online ? `${name} is online.` : `${name} is offline.`;
+}
+
+/** Say how media travels: "relay", "direct", or null to hide it. */
+export function setRoute(route) {
+  el.route.hidden = !route;
+  el.route.textContent = route === "relay" ? "Through the relay" : "Direct connection";
+}
+
+/** Show the lines of a connection check; null says it is running. */
+export function showCheck(lines) {
+  el.check.disabled = lines === null;
+  el.checkResults.hidden = false;
+  el.checkResults.replaceChildren(
+    ...(lines ?? ["Checking…"]).map((line) => {
+      const item = document.createElement("li");
+      item.textContent = line;
+      return item;
+    }),
+  );
 }
 
 /** Whether the person asked to send media through the relay only. */
