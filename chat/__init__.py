@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from flask import Flask, render_template
 from werkzeug.exceptions import HTTPException
 
-from chat import events, views  # noqa: F401
+from chat import events, turn_config, views  # noqa: F401
 from chat.auth import csrf_token, login_manager
 from chat.extensions import socketio
 from chat.ice import check_settings
@@ -45,6 +45,7 @@ def create_app(config: Mapping | None = None) -> Flask:
     )
     app.extensions["chat.socketio_server"] = socketio.server
     app.jinja_env.globals["csrf_token"] = csrf_token
+    turn_config.init_app(app)
 
     app.register_blueprint(views.bp)
     app.register_error_handler(HTTPException, _error_page)
