@@ -105,8 +105,11 @@ def decline(sender: str, payload: dict) -> None:
 
 @event(p.HANGUP)
 def hangup(sender: str, payload: dict) -> None:
-    """Either party ends the call; both parties get `call_ended`."""
-    announce_ended(store().hangup(sender, p.call_id_field(payload)))
+    """Either party ends the call (failed: true if the media failed); both get `call_ended`."""
+    failed = payload.get("failed", False)
+    if not isinstance(failed, bool):
+        raise SignalingError("invalid_payload", "failed must be true or false.")
+    announce_ended(store().hangup(sender, p.call_id_field(payload), failed=failed))
 
 
 @event(p.SIGNAL)

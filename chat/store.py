@@ -103,8 +103,11 @@ class Store(Protocol):
     def cancel(self, name: str, call_id: str) -> Ended:
         """Withdraw a ringing call as its caller."""
 
-    def hangup(self, name: str, call_id: str) -> Ended:
-        """End a call as either party (a ringing one counts as cancel or decline)."""
+    def hangup(self, name: str, call_id: str, failed: bool = False) -> Ended:
+        """End a call as either party (a ringing one counts as cancel or decline).
+
+        `failed` says the media connection could not be made or was lost.
+        """
 
     def expire_ring(self, call_id: str) -> Ended | None:
         """End the call as unanswered if it is still ringing."""

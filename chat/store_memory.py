@@ -109,13 +109,13 @@ class MemoryStore:
             self._ringing(name, call_id, must_be="caller")
             return self._end(call_id, "cancelled", name)
 
-    def hangup(self, name: str, call_id: str) -> Ended:
+    def hangup(self, name: str, call_id: str, failed: bool = False) -> Ended:
         with self._lock:
             call = self._party(name, call_id)
             if call.state == RINGING:
                 reason = "cancelled" if name == call.caller else "declined"
             else:
-                reason = "hangup"
+                reason = "failed" if failed else "hangup"
             return self._end(call_id, reason, name)
 
     def expire_ring(self, call_id: str) -> Ended | None:

@@ -224,6 +224,16 @@ def test_hangup_ends_the_call_on_both_sides(trio):
     refused(send(bob, "signal", {"call_id": call_id, "candidate": CANDIDATE}), "no_such_call")
 
 
+def test_a_failed_call_tells_both_parties(trio):
+    alice, bob, carol = trio
+    call_id = in_call(bob, alice)
+    assert send(bob, "hangup", {"call_id": call_id, "failed": True}) == {"ok": True}
+    ended = {"call_id": call_id, "reason": "failed", "by": "bob"}
+    assert events(alice) == [ended]
+    assert events(bob) == [ended]
+    assert events(carol) == []
+
+
 # Relaying
 
 
@@ -346,6 +356,7 @@ BAD_PAYLOADS = [
     ("cancel", {"call_id": "nope"}, "no_such_call"),
     ("hangup", {"call_id": "nope"}, "no_such_call"),
     ("move", {"call_id": "nope"}, "no_such_call"),
+    ("hangup", {"call_id": "CALL", "failed": "yes"}, "invalid_payload"),
     ("watch", {"name": ""}, "invalid_name"),
     ("watch", 3, "invalid_payload"),
     ("signal", {"call_id": "CALL"}, "invalid_payload"),

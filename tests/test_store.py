@@ -230,6 +230,15 @@ def test_hangup_works_in_any_state(store, who, accepted, reason):
     refused("no_such_call", store.hangup, who, call.id)
 
 
+def test_a_failed_call_says_so(store):
+    online(store, "alice", "bob")
+    call = store.start_call("bob", "alice")
+    assert store.hangup("bob", call.id, failed=True).reason == "cancelled"
+    call = store.start_call("bob", "alice")
+    store.accept("alice", call.id)
+    assert store.hangup("alice", call.id, failed=True).reason == "failed"
+
+
 def test_accepting_twice_is_refused(store):
     online(store, "alice", "bob")
     call = store.start_call("bob", "alice")

@@ -29,6 +29,7 @@ const ENDED_TEXT = {
   no_answer: (c) => (c.role === "caller" ? `${c.peer} did not answer.` : `Missed call from ${c.peer}.`),
   hangup: (c, byMe) => (byMe ? "Call ended." : `${c.peer} hung up.`),
   left: (c, byMe) => (byMe ? "Call ended." : `${c.peer} left.`),
+  failed: (c, byMe) => (byMe ? "The call failed." : `The call failed: no connection could be made with ${c.peer}.`),
   gone: (c, byMe) => (byMe ? "Call ended: you were away too long." : `${c.peer} left: the connection was lost.`),
 };
 
@@ -94,7 +95,7 @@ async function startPeer() {
     rtcConfig = await rtcConfiguration();
   } catch (err) {
     if (!isCurrent(call.id)) return;
-    signaling.request("hangup", { call_id: call.id });
+    signaling.request("hangup", { call_id: call.id, failed: true });
     return endCall(`The call failed: ${err.message}`);
   }
   // The call may have ended or moved while the servers were fetched.
@@ -115,7 +116,7 @@ async function startPeer() {
     },
     onClose: (error) => {
       if (peer !== state.peer || !error) return;
-      signaling.request("hangup", { call_id: call.id });
+      signaling.request("hangup", { call_id: call.id, failed: true });
       endCall(`The call failed: ${error.message}`);
     },
   });

@@ -6,6 +6,9 @@
 // and takes the caller's. The caller is impolite and ignores the colliding
 // offer. Both sides must agree on this, which the roles guarantee.
 
+// How long ICE may take to find a path before the call is given up.
+const CONNECT_TIMEOUT_MS = 30000;
+
 export class PeerSession {
   /**
    * polite: boolean; stream: local MediaStream (may have no tracks);
@@ -33,12 +36,34 @@ export class PeerSession {
       }
     }
 
+    this.candidates = 0;
+    this.connectTimer = setTimeout(
+      () => this.close(new Error("No connection could be set up between you in time.")),
+      CONNECT_TIMEOUT_MS,
+    );
+    pc.onicegatheringstatechange = () => {
+      // With relay only and the relay unreachable, nothing is gathered and
+      // nothing ever connects: say so at once rather than wait.
+      if (pc.iceGatheringState === "complete" && this.candidates === 0) {
+        const relayOnly = pc.getConfiguration().iceTransportPolicy === "relay";
+        this.close(
+          new Error(
+            relayOnly
+              ? "The relay (TURN) server could not be reached."
+              : "No network address could be found for the call.",
+          ),
+        );
+      }
+    };
+
     pc.ontrack = ({ track }) => {
       this.remoteStream.addTrack(track);
       onRemoteStream(this.remoteStream);
     };
     pc.onicecandidate = ({ candidate }) => {
-      if (candidate) this.send({ candidate: candidate.toJSON() });
+      if (!candidate) return;
+      this.candidates += 1;
+      this.send({ candidate: candidate.toJSON() });
     };
     pc.onnegotiationneeded = async () => {
       // The polite side waits for the first offer instead of racing it. Both
@@ -59,6 +84,7 @@ export class PeerSession {
     };
     pc.onconnectionstatechange = () => {
       onConnectionState(pc.connectionState);
+      if (pc.connectionState === "connected") clearTimeout(this.connectTimer);
       if (pc.connectionState === "failed") {
         this.close(new Error("The media connection to the other side failed."));
       }
@@ -131,8 +157,10 @@ export class PeerSession {
   close(error) {
     if (this.closed) return;
     this.closed = true;
+    clearTimeout(this.connectTimer);
     const pc = this.pc;
     pc.ontrack = pc.onicecandidate = pc.onnegotiationneeded = pc.onconnectionstatechange = null;
+    pc.onicegatheringstatechange = null;
     pc.close();
     for (const track of this.remoteStream.getTracks()) track.stop();
     this.onClose(error);
