@@ -42,8 +42,15 @@ export function describeCheck({ stream, rtcConfig, types }) {
     lines.push("This server offers no STUN or TURN: calls work on the same network only.");
     return lines;
   }
-  if (types.has("srflx")) lines.push("STUN answered: your public address was found.");
-  else lines.push(hasStun || hasTurn ? "STUN did not answer: calls to other networks may fail." : "");
+  if (types.has("srflx")) {
+    lines.push("STUN answered: your public address was found.");
+  } else if (types.has("relay")) {
+    // The relay answered too, and the browser drops a public address that
+    // equals its own: there is no NAT between this browser and the server.
+    lines.push("STUN answered: you are not behind NAT.");
+  } else {
+    lines.push("STUN did not answer, or found no public address: calls to other networks may fail.");
+  }
   if (!hasTurn) {
     lines.push("No TURN relay: calls across strict firewalls will fail without TURN.");
   } else if (types.has("relay")) {

@@ -8,6 +8,10 @@
 
 // How long ICE may take to find a path before the call is given up.
 const CONNECT_TIMEOUT_MS = 30000;
+// With relay only, how long to wait for the first relay candidate. A TURN
+// server answers in well under a second; Chromium itself gives up on an
+// unreachable one only after about 40 s.
+const RELAY_TIMEOUT_MS = 10000;
 
 export class PeerSession {
   /**
@@ -41,18 +45,20 @@ export class PeerSession {
       () => this.close(new Error("No connection could be set up between you in time.")),
       CONNECT_TIMEOUT_MS,
     );
+    const relayOnly = rtcConfig.iceTransportPolicy === "relay";
+    const unreachable = () =>
+      this.close(
+        new Error(
+          relayOnly
+            ? "The relay (TURN) server could not be reached."
+            : "No network address could be found for the call.",
+        ),
+      );
     pc.onicegatheringstatechange = () => {
-      // With relay only and the relay unreachable, nothing is gathered and
-      // nothing ever connects: say so at once rather than wait.
-      if (pc.iceGatheringState === "complete" && this.candidates === 0) {
-        const relayOnly = pc.getConfiguration().iceTransportPolicy === "relay";
-        this.close(
-          new Error(
-            relayOnly
-              ? "The relay (TURN) server could not be reached."
-              : "No network address could be found for the call.",
-          ),
-        );
+      // Nothing gathered means nothing can ever connect: say so at once.
+      if (pc.iceGatheringState === "complete" && this.candidates === 0) unreachable();
+      if (pc.iceGatheringState === "gathering" && relayOnly && !this.relayTimer) {
+        this.relayTimer = setTimeout(() => this.candidates === 0 && unreachable(), RELAY_TIMEOUT_MS);
       }
     };
 
@@ -158,6 +164,7 @@ export class PeerSession {
     if (this.closed) return;
     this.closed = true;
     clearTimeout(this.connectTimer);
+    clearTimeout(this.relayTimer);
     const pc = this.pc;
     pc.ontrack = pc.onicecandidate = pc.onnegotiationneeded = pc.onconnectionstatechange = null;
     pc.onicegatheringstatechange = null;
