@@ -1,5 +1,7 @@
 """Fixtures: an app with fast timers, HTTP clients and logged-in Socket.IO clients."""
 
+import shutil
+import subprocess
 import time
 
 import pytest
@@ -70,3 +72,21 @@ def wait_for(sio, name: str, timeout: float = 3.0):
                 return event["args"][0]
         time.sleep(0.02)
     raise AssertionError(f"no {name!r} event within {timeout} s")
+
+
+@pytest.fixture(scope="session")
+def tls_files(tmp_path_factory):
+    """A throwaway self-signed certificate and key for localhost, made with openssl."""
+    openssl = shutil.which("openssl")
+    if openssl is None:
+        pytest.fail("openssl is needed to make a test certificate for coturn's TLS listener", pytrace=False)
+    folder = tmp_path_factory.mktemp("coturn-tls")
+    cert, key = folder / "cert.pem", folder / "key.pem"
+    subprocess.run(
+        [openssl, "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"]
+        + ["-keyout", str(key), "-out", str(cert), "-days", "1", "-subj", "/CN=localhost"]
+        + ["-addext", "subjectAltName=DNS:localhost"],
+        check=True,
+        capture_output=True,
+    )
+    return cert, key

@@ -1,0 +1,331 @@
+"""A real coturn with the app's credential scheme, and the shipped deploy/turnserver.conf.
+
+The TURN REST API scheme: username "<unix expiry time>:<name>", password
+base64(HMAC-SHA1(secret, username)); coturn (`use-auth-secret`) recomputes it
+and refuses expired usernames. Each test talks to coturn over UDP on loopback
+with tests/turn_client.py.
+"""
+
+import base64
+import hashlib
+import hmac
+import ipaddress
+import itertools
+import socket
+import ssl
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.coturn import Coturn
+from tests.turn_client import FAMILY_IPV4, FAMILY_IPV6, TurnClient, check_integrity
+
+ROOT = Path(__file__).resolve().parent.parent
+SHIPPED_CONFIG = ROOT / "deploy" / "turnserver.conf"
+SECRET = "coturn-test-secret"
+REALM = "turn.test"
+_names = itertools.count()
+
+
+def turn_credentials(name: str, secret: str = SECRET, ttl: int = 600) -> tuple[str, str]:
+    """(username, password) of the TURN REST API scheme, valid for `ttl` seconds (negative: expired)."""
+    username = f"{int(time.time()) + ttl}:{name}"
+    password = base64.b64encode(hmac.new(secret.encode(), username.encode(), hashlib.sha1).digest()).decode()
+    return username, password
+
+
+def unique_name() -> str:
+    """A fresh name per client, so that no test meets another's allocations (user-quota)."""
+    return f"user{next(_names)}"
+
+
+@pytest.fixture(scope="module")
+def test_coturn(tmp_path_factory):
+    """coturn with a minimal test config: the app's scheme, loopback peers allowed."""
+    config = tmp_path_factory.mktemp("coturn-test") / "turnserver.conf"
+    config.write_text(
+        "use-auth-secret\n"
+        f"static-auth-secret={SECRET}\n"
+        f"realm={REALM}\n"
+        "fingerprint\n"
+        "relay-ip=127.0.0.1\n"
+        # The only place this may appear: the test's own relay peer is on loopback.
+        "allow-loopback-peers\n"
+        "no-tls\n"
+        "no-dtls\n"
+    )
+    server = Coturn(config)
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="module")
+def shipped_coturn(tls_files):
+    """coturn with deploy/turnserver.conf as it is, plus only these command-line settings:
+    the secret, loopback relay addresses (IPv4 and IPv6), the test certificate, and
+    (in Coturn) loopback listening address, free ports, log, pid file and user database."""
+    cert, key = tls_files
+    server = Coturn(
+        SHIPPED_CONFIG,
+        *("--static-auth-secret", SECRET),
+        *("--relay-ip", "127.0.0.1", "--relay-ip", "::1"),
+        *("--cert", str(cert), "--pkey", str(key)),
+    )
+    yield server
+    server.stop()
+
+
+def allocated_client(server: Coturn, family: int = FAMILY_IPV4) -> TurnClient:
+    """A client with a fresh valid credential and a successful allocation."""
+    client = server.client(*turn_credentials(unique_name()))
+    response = client.allocate(family)
+    if not response.ok:
+        pytest.fail(f"Allocate failed: {response}. coturn's log:\n{server.output()}", pytrace=False)
+    return client
+
+
+@pytest.fixture
+def relay_v4(shipped_coturn):
+    """A client with an IPv4 relay allocation on the shipped config."""
+    client = allocated_client(shipped_coturn, FAMILY_IPV4)
+    yield client
+    client.refresh(0)
+
+
+@pytest.fixture
+def relay_v6(shipped_coturn):
+    """A client with an IPv6 relay allocation (relay address ::1) on the shipped config."""
+    client = allocated_client(shipped_coturn, FAMILY_IPV6)
+    yield client
+    client.refresh(0)
+
+
+# --- The credential scheme against a test config ---------------------------------------------------
+
+
+def test_stun_binding_answers_with_the_mapped_address(test_coturn):
+    client = test_coturn.client()
+    response = client.binding()
+    assert response.ok
+    assert response.mapped_address == ("127.0.0.1", client.sock.getsockname()[1])
+
+
+def test_allocate_without_credentials_is_challenged_with_realm_and_nonce(test_coturn):
+    client = test_coturn.client()
+    response = client.allocate()
+    assert response.error_code == 401
+    assert client.realm == REALM
+    assert client.nonce
+
+
+def test_allocate_with_a_valid_credential_succeeds(test_coturn):
+    client = test_coturn.client(*turn_credentials(unique_name()))
+    response = client.allocate()
+    assert response.ok, response
+    assert response.relayed_address[0] == "127.0.0.1"
+    assert response.mapped_address == ("127.0.0.1", client.sock.getsockname()[1])
+    # coturn signed its answer with the same long-term key: both sides agree on it.
+    assert check_integrity(response.raw, client.key)
+    # A relay peer on loopback is allowed here (allow-loopback-peers).
+    assert client.create_permission("127.0.0.1", 9).ok
+    assert client.refresh(0).ok
+
+
+def _tampered(username: str, password: str) -> tuple[str, str]:
+    flipped = "A" if password[0] != "A" else "B"
+    return username, flipped + password[1:]
+
+
+def _expired(username: str, password: str) -> tuple[str, str]:
+    return turn_credentials(unique_name(), ttl=-60)
+
+
+def _other_secret(username: str, password: str) -> tuple[str, str]:
+    return turn_credentials(unique_name(), secret="not-the-secret")
+
+
+def _renamed(username: str, password: str) -> tuple[str, str]:
+    return username + "x", password
+
+
+@pytest.mark.parametrize(
+    "spoil", [_tampered, _expired, _other_secret, _renamed], ids=lambda f: f.__name__[1:]
+)
+def test_allocate_with_a_bad_credential_is_refused_401(test_coturn, spoil):
+    username, password = spoil(*turn_credentials(unique_name()))
+    client = test_coturn.client(username, password)
+    response = client.allocate()
+    assert response.error_code == 401, response
+
+
+# --- The shipped config ----------------------------------------------------------------------------
+
+
+def test_shipped_config_accepts_the_scheme_and_refuses_a_tampered_password(shipped_coturn):
+    client = shipped_coturn.client(*turn_credentials(unique_name()))
+    response = client.allocate()
+    assert response.ok, response
+    assert client.realm == "turn.example.org"
+    assert client.refresh(0).ok
+    client = shipped_coturn.client(*_tampered(*turn_credentials(unique_name())))
+    assert client.allocate().error_code == 401
+
+
+def test_shipped_config_tls_listener_serves_its_certificate(shipped_coturn, tls_files):
+    context = ssl.create_default_context(cafile=str(tls_files[0]))
+    with (
+        socket.create_connection(("127.0.0.1", shipped_coturn.tls_port), timeout=5) as sock,
+        context.wrap_socket(sock, server_hostname="localhost") as tls,
+    ):
+        assert tls.version() in ("TLSv1.2", "TLSv1.3")
+
+
+@pytest.mark.parametrize(
+    "peer",
+    [
+        "10.0.0.1",
+        "172.16.0.1",
+        "192.168.1.1",
+        "127.0.0.1",
+        "169.254.169.254",
+        "100.64.0.1",
+        "0.0.0.0",
+        "192.0.2.1",
+        "198.18.0.1",
+        "224.0.0.1",
+        "240.0.0.1",
+        "255.255.255.255",
+    ],
+)
+def test_shipped_config_refuses_internal_ipv4_peers(relay_v4, peer):
+    response = relay_v4.create_permission(peer, 80)
+    assert response.error_code == 403, response
+
+
+@pytest.mark.parametrize(
+    "peer",
+    [
+        "::1",
+        "::",
+        "::ffff:127.0.0.1",
+        "::ffff:10.0.0.1",
+        "::ffff:169.254.169.254",
+        "64:ff9b::a00:1",
+        "fd00::1",
+        "fe80::1",
+        "fec0::1",
+        "ff02::1",
+        "2001:db8::1",
+        "2001:2::1",
+        "2002:a00:1::1",
+    ],
+)
+def test_shipped_config_refuses_internal_ipv6_peers(relay_v6, peer):
+    response = relay_v6.create_permission(peer, 80)
+    assert response.error_code == 403, response
+
+
+@pytest.mark.parametrize("peer", ["8.8.8.8", "1.1.1.1"])
+def test_shipped_config_permits_public_ipv4_peers(relay_v4, peer):
+    # A permission sends nothing to the peer: this works without a network.
+    response = relay_v4.create_permission(peer, 3478)
+    assert response.ok, response
+
+
+@pytest.mark.parametrize("peer", ["2001:4860:4860::8888", "2606:4700:4700::1111"])
+def test_shipped_config_permits_public_ipv6_peers(relay_v6, peer):
+    response = relay_v6.create_permission(peer, 3478)
+    assert response.ok, response
+
+
+# --- The shipped config's text ---------------------------------------------------------------------
+
+# Every range that must be refused. ::/128 is missing on purpose: coturn refuses it by
+# itself, and coturn 4.6 misreads a denied-peer-ip entry starting at "::" (see the file);
+# test_shipped_config_refuses_internal_ipv6_peers checks that it is refused.
+MUST_DENY = [
+    "0.0.0.0/8",
+    "10.0.0.0/8",
+    "100.64.0.0/10",
+    "127.0.0.0/8",
+    "169.254.0.0/16",
+    "172.16.0.0/12",
+    "192.0.0.0/24",
+    "192.0.2.0/24",
+    "192.168.0.0/16",
+    "198.18.0.0/15",
+    "198.51.100.0/24",
+    "203.0.113.0/24",
+    "224.0.0.0/4",
+    "240.0.0.0/4",
+    "255.255.255.255/32",
+    "::1/128",
+    "::ffff:0:0/96",
+    "64:ff9b::/96",
+    "64:ff9b:1::/48",
+    "2001:2::/48",
+    "2001:db8::/32",
+    "2002::/16",
+    "fc00::/7",
+    "fe80::/10",
+    "ff00::/8",
+]
+
+
+def shipped_options() -> list[tuple[str, str | None]]:
+    """(name, value or None) of every uncommented line of the shipped config."""
+    options = []
+    for line in SHIPPED_CONFIG.read_text().splitlines():
+        line = line.strip()
+        if not line or line.startswith("#"):
+            continue
+        name, sep, value = line.partition("=")
+        options.append((name.strip().lstrip("-"), value.strip() if sep else None))
+    return options
+
+
+def denied_ranges(options) -> list[tuple[ipaddress.IPv4Address | ipaddress.IPv6Address, ...]]:
+    ranges = []
+    for name, value in options:
+        if name == "denied-peer-ip":
+            first, _, last = value.partition("-")
+            ranges.append((ipaddress.ip_address(first), ipaddress.ip_address(last or first)))
+    return ranges
+
+
+def test_shipped_config_has_no_static_users_or_secrets_and_no_loopback_peers():
+    names = {name for name, _ in shipped_options()}
+    for forbidden in ("user", "lt-cred-mech", "allow-loopback-peers", "static-auth-secret", "no-auth"):
+        assert forbidden not in names, f"deploy/turnserver.conf must not set {forbidden}"
+
+
+def test_shipped_config_sets_the_required_options():
+    names = {name for name, _ in shipped_options()}
+    for required in (
+        "use-auth-secret",
+        "realm",
+        "fingerprint",
+        "no-cli",
+        "no-multicast-peers",
+        "stale-nonce",
+    ):
+        assert required in names, f"deploy/turnserver.conf must set {required}"
+
+
+@pytest.mark.parametrize("network", MUST_DENY)
+def test_shipped_config_denies_every_internal_range(network):
+    net = ipaddress.ip_network(network)
+    ranges = [(a, b) for a, b in denied_ranges(shipped_options()) if a.version == net.version]
+    # Walk the network from its first address, jumping over each range that covers it.
+    current = int(net.network_address)
+    progress = True
+    while current <= int(net.broadcast_address) and progress:
+        progress = False
+        for first, last in ranges:
+            if int(first) <= current <= int(last):
+                current = int(last) + 1
+                progress = True
+    assert current > int(net.broadcast_address), (
+        f"{network} is not covered from {type(net.network_address)(current)}"
+    )
