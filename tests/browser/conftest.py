@@ -13,6 +13,7 @@ import pytest
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
 from tests.browser.steps import join
+from tests.coturn import Coturn
 from tests.live import LiveServer
 
 CHROMIUM = "/usr/bin/chromium"
@@ -119,3 +120,29 @@ def joined(open_page):
         return page
 
     return _joined
+
+
+TURN_SECRET = "browser-turn-secret"
+# A coturn for loopback tests only: allow-loopback-peers lets it relay between
+# two browsers on this machine, which the shipped config rightly forbids.
+TURN_TEST_CONFIG = """\
+use-auth-secret
+realm=test.invalid
+fingerprint
+no-cli
+no-multicast-peers
+allow-loopback-peers
+relay-ip=127.0.0.1
+min-port=40000
+max-port=40999
+"""
+
+
+@pytest.fixture(scope="module")
+def coturn(tmp_path_factory):
+    """A coturn on loopback for a module's calls through the relay."""
+    config = tmp_path_factory.mktemp("coturn") / "turnserver.conf"
+    config.write_text(TURN_TEST_CONFIG)
+    server = Coturn(config, "--static-auth-secret", TURN_SECRET)
+    yield server
+    server.stop()

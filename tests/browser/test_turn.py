@@ -3,42 +3,18 @@
 import pytest
 from playwright.sync_api import expect
 
+from tests.browser.conftest import TURN_SECRET
 from tests.browser.steps import answer, expect_in_call, place_call, status
-from tests.coturn import Coturn
 from tests.live import LiveServer
 
 pytestmark = pytest.mark.browser
-
-SECRET = "browser-turn-secret"
-# A coturn for loopback tests only: allow-loopback-peers lets it relay between
-# two browsers on this machine, which the shipped config rightly forbids.
-TEST_CONFIG = """\
-use-auth-secret
-realm=test.invalid
-fingerprint
-no-cli
-no-multicast-peers
-allow-loopback-peers
-relay-ip=127.0.0.1
-min-port=40000
-max-port=40999
-"""
-
-
-@pytest.fixture(scope="module")
-def coturn(tmp_path_factory):
-    config = tmp_path_factory.mktemp("coturn") / "turnserver.conf"
-    config.write_text(TEST_CONFIG)
-    server = Coturn(config, "--static-auth-secret", SECRET)
-    yield server
-    server.stop()
 
 
 @pytest.fixture(scope="module")
 def server(coturn):
     live = LiveServer(
         TURN_URLS=f"turn:127.0.0.1:{coturn.port}?transport=udp",
-        TURN_SECRET=SECRET,
+        TURN_SECRET=TURN_SECRET,
         ICE_TRANSPORT_POLICY="relay",
     )
     yield live

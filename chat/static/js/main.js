@@ -42,6 +42,7 @@ const state = {
   muted: false,
   cameraOff: false,
   watching: null,
+  routeTimer: null,
 };
 
 const signaling = connectSignaling({ onEvent, onStatus });
@@ -110,7 +111,7 @@ async function startPeer() {
       if (peer !== state.peer) return;
       if (s === "connected") {
         ui.setStatus(`In a call with ${call.peer}.`);
-        peer.route().then((route) => peer === state.peer && ui.setRoute(route));
+        showRoute(peer);
       }
       if (s === "disconnected") ui.setStatus("The connection is interrupted; trying to restore it…");
     },
@@ -127,9 +128,22 @@ async function startPeer() {
   for (const message of queued) peer.handleSignal(message);
 }
 
+// How often the route is read again: the selected pair can change, and a
+// remote candidate first seen as peer-reflexive is known as a relay only once
+// its description arrives through signaling.
+const ROUTE_REFRESH_MS = 2000;
+
+function showRoute(peer) {
+  clearInterval(state.routeTimer);
+  const refresh = () => peer.route().then((route) => peer === state.peer && ui.setRoute(route));
+  refresh();
+  state.routeTimer = setInterval(refresh, ROUTE_REFRESH_MS);
+}
+
 function closePeer() {
   const peer = state.peer;
   state.peer = null;
+  clearInterval(state.routeTimer);
   ui.setRoute(null);
   peer?.close();
   ui.setRemoteStream(null);
