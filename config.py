@@ -53,8 +53,13 @@ class Config:
     # Largest Socket.IO message accepted, and largest SDP inside one.
     MAX_MESSAGE_BYTES = _env_int("MAX_MESSAGE_BYTES", 64 * 1024)
     MAX_SDP_BYTES = _env_int("MAX_SDP_BYTES", 32 * 1024)
+    # How many proxies in front set X-Forwarded-For/-Proto/-Host (nginx: 1).
+    # Their headers are trusted from that many hops only; 0 trusts none.
+    PROXY_HOPS = _env_int("PROXY_HOPS", 0)
     SESSION_COOKIE_HTTPONLY = True
     SESSION_COOKIE_SAMESITE = "Lax"
+    REMEMBER_COOKIE_HTTPONLY = True
+    REMEMBER_COOKIE_SAMESITE = "Lax"
 
 
 class DevelopmentConfig(Config):

@@ -94,6 +94,9 @@ def open_page(request, browser: Browser, server: LiveServer):
         context.close()
     server.check_alive()
     assert not page_errors, "The page threw:\n" + "\n".join(page_errors)
+    # The pages must work under the Content-Security-Policy, not around it.
+    violations = [line for line in console if "Content Security Policy" in line]
+    assert not violations, "CSP violations:\n" + "\n".join(violations)
 
 
 @pytest.hookimpl(wrapper=True)
