@@ -53,6 +53,11 @@ class Config:
     # Largest Socket.IO message accepted, and largest SDP inside one.
     MAX_MESSAGE_BYTES = _env_int("MAX_MESSAGE_BYTES", 64 * 1024)
     MAX_SDP_BYTES = _env_int("MAX_SDP_BYTES", 32 * 1024)
+    # Attempts allowed per minute: joins from one address; calls placed by one
+    # user, and by all users of one address.
+    JOIN_PER_MINUTE = _env_int("JOIN_PER_MINUTE", 20)
+    CALLS_PER_MINUTE = _env_int("CALLS_PER_MINUTE", 10)
+    CALLS_PER_MINUTE_PER_ADDRESS = _env_int("CALLS_PER_MINUTE_PER_ADDRESS", 30)
     # How many proxies in front set X-Forwarded-For/-Proto/-Host (nginx: 1).
     # Their headers are trusted from that many hops only; 0 trusts none.
     PROXY_HOPS = _env_int("PROXY_HOPS", 0)

@@ -15,6 +15,7 @@ from chat import events, security, turn_config, views  # noqa: F401
 from chat.auth import csrf_token, login_manager
 from chat.extensions import socketio
 from chat.ice import check_settings
+from chat.ratelimit import RateLimiter
 from chat.store_memory import MemoryStore
 
 log = logging.getLogger(__name__)
@@ -35,6 +36,7 @@ def create_app(config: Mapping | None = None) -> Flask:
     check_settings(app.config)
 
     app.extensions["chat.store"] = MemoryStore(grace=app.config["GRACE_PERIOD"])
+    app.extensions["chat.limiter"] = RateLimiter()
     login_manager.init_app(app)
     socketio.init_app(
         app,

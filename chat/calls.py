@@ -8,6 +8,7 @@ import logging
 
 from flask import Flask, current_app
 
+from chat.errors import SignalingError
 from chat.extensions import socketio
 from chat.protocol import CALL_ENDED, PRESENCE, presence_room, user_room
 from chat.store import Call, Ended, Store
@@ -18,6 +19,15 @@ log = logging.getLogger(__name__)
 def store() -> Store:
     """Return the state backend of the current app."""
     return current_app.extensions["chat.store"]
+
+
+def check_rate(*limits: tuple[str, str]) -> None:
+    """Refuse with rate_limited unless every (key, setting) is within its per-minute limit."""
+    limiter = current_app.extensions["chat.limiter"]
+    for key, setting in limits:
+        if not limiter.allow(key, current_app.config[setting]):
+            log.warning("rate limited: %s", key)
+            raise SignalingError("rate_limited")
 
 
 def announce_ended(ended: Ended | None) -> None:

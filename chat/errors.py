@@ -21,6 +21,7 @@ MESSAGES = {
     "not_ringing": "That call is no longer ringing.",
     "not_active": "That call has not been accepted yet.",
     "not_allowed": "Only the person called can accept or decline, and only the caller can cancel.",
+    "rate_limited": "Too many attempts. Wait a minute and try again.",
     "internal": "Something went wrong on the server.",
 }
 

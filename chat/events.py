@@ -14,7 +14,14 @@ from flask_login import current_user
 from flask_socketio import ConnectionRefusedError, emit, join_room, leave_room, rooms
 
 from chat import protocol as p
-from chat.calls import announce_ended, announce_presence, start_grace_timer, start_ring_timer, store
+from chat.calls import (
+    announce_ended,
+    announce_presence,
+    check_rate,
+    start_grace_timer,
+    start_ring_timer,
+    store,
+)
 from chat.errors import SignalingError
 from chat.extensions import socketio
 
@@ -76,6 +83,10 @@ def on_unknown(name: str, *_args: object) -> dict:
 def call(sender: str, payload: dict) -> dict:
     """The caller rings payload.to; every socket of the callee gets `ring`."""
     callee = p.name_field(payload, "to")
+    check_rate(
+        (f"call:user:{sender}", "CALLS_PER_MINUTE"),
+        (f"call:addr:{request.remote_addr}", "CALLS_PER_MINUTE_PER_ADDRESS"),
+    )
     new_call = store().start_call(sender, callee)
     socketio.emit(p.RING, {"call_id": new_call.id, "from": sender}, to=p.user_room(callee))
     start_ring_timer(new_call)

@@ -7,7 +7,7 @@ from flask import Blueprint, abort, current_app, redirect, render_template, requ
 from flask_login import current_user, login_user, logout_user
 
 from chat.auth import User, check_csrf, owner_token
-from chat.calls import announce_ended, announce_presence, store
+from chat.calls import announce_ended, announce_presence, check_rate, store
 from chat.errors import SignalingError
 from chat.extensions import socketio
 from chat.ice import ice_config
@@ -56,6 +56,10 @@ def join():
     """Take a name for this browser session."""
     check_csrf()
     target = fold_name(request.form.get("next", ""))
+    try:
+        check_rate((f"join:addr:{request.remote_addr}", "JOIN_PER_MINUTE"))
+    except SignalingError as err:
+        return _page(target, error=err.message, status=429)
     name = fold_name(request.form.get("name", ""))
     if name is None:
         return _page(target, error=SignalingError("invalid_name").message, status=400)

@@ -1,0 +1,77 @@
+"""Rate limits on joining and calling: a clear refusal, and nothing else changes."""
+
+import pytest
+
+from chat import create_app
+from chat.extensions import socketio
+from chat.ratelimit import RateLimiter
+from tests.conftest import join
+
+
+class Clock:
+    now = 0.0
+
+    def __call__(self):
+        return self.now
+
+
+def test_the_limiter_allows_so_many_per_minute_per_key():
+    clock = Clock()
+    limiter = RateLimiter(clock)
+    assert [limiter.allow("a", 3) for _ in range(4)] == [True, True, True, False]
+    assert limiter.allow("b", 3)  # another key has its own count
+    clock.now = 59.9
+    assert not limiter.allow("a", 3)
+    clock.now = 60.0
+    assert limiter.allow("a", 3)  # the first attempt has left the window
+
+
+@pytest.fixture
+def strict_app():
+    return create_app(
+        {"APP_ENV": "testing", "JOIN_PER_MINUTE": 2, "CALLS_PER_MINUTE": 2, "CALLS_PER_MINUTE_PER_ADDRESS": 3}
+    )
+
+
+def test_too_many_joins_from_one_address_are_refused(strict_app):
+    assert join(strict_app.test_client(), "ann").status_code == 302
+    assert join(strict_app.test_client(), "ben").status_code == 302
+    response = join(strict_app.test_client(), "cat")
+    assert response.status_code == 429
+    assert "Too many attempts" in response.get_data(as_text=True)
+    assert strict_app.extensions["chat.store"].holder("cat") is None
+    elsewhere = strict_app.test_client()
+    elsewhere.environ_base["REMOTE_ADDR"] = "192.0.2.7"
+    assert join(elsewhere, "dan").status_code == 302  # another address has its own count
+
+
+def connected(app, name, address="127.0.0.1"):
+    http = app.test_client()
+    http.environ_base["REMOTE_ADDR"] = address
+    assert join(http, name).status_code == 302
+    sio = socketio.test_client(app, flask_test_client=http)
+    sio.get_received()
+    return sio
+
+
+def test_too_many_calls_are_refused_per_user_and_per_address():
+    app = create_app({"APP_ENV": "testing", "CALLS_PER_MINUTE": 2, "CALLS_PER_MINUTE_PER_ADDRESS": 3})
+    bob = connected(app, "bob", "192.0.2.1")
+    eve = connected(app, "eve", "192.0.2.1")
+    carl = connected(app, "carl", "198.51.100.9")
+    for _ in range(2):
+        assert bob.emit("call", {"to": "nobody"}, callback=True)["error"] == "offline"
+    refused = bob.emit("call", {"to": "carl"}, callback=True)
+    assert refused == {
+        "ok": False,
+        "error": "rate_limited",
+        "message": "Too many attempts. Wait a minute and try again.",
+    }
+    assert carl.get_received() == []  # not rung
+    # Eve shares bob's address: one more call is allowed there, then none.
+    assert eve.emit("call", {"to": "nobody"}, callback=True)["error"] == "offline"
+    assert eve.emit("call", {"to": "carl"}, callback=True)["error"] == "rate_limited"
+    # Carl, elsewhere, is not affected.
+    assert carl.emit("call", {"to": "bob"}, callback=True)["ok"]
+    for sio in (bob, eve, carl):
+        sio.disconnect()
