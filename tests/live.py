@@ -27,6 +27,11 @@ BASE_ENV = {
     "PYTHONUNBUFFERED": "1",
 }
 START_TIMEOUT = 20.0
+# How each server is started: `make run`'s embedded one, and production's gunicorn.
+COMMANDS = {
+    "embedded": [sys.executable, "wsgi.py"],
+    "gunicorn": [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "wsgi:app"],
+}
 
 
 def free_port() -> int:
@@ -36,15 +41,15 @@ def free_port() -> int:
 
 
 class LiveServer:
-    """`python wsgi.py` on a free port, started and answering; stop() ends it."""
+    """The app (`python wsgi.py`, or gunicorn) on a free port, started and answering; stop() ends it."""
 
-    def __init__(self, port: int | None = None, **settings: str):
+    def __init__(self, port: int | None = None, server: str = "embedded", **settings: str):
         self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         env = {**os.environ, **BASE_ENV, "PORT": str(self.port), **settings}
         self._log = tempfile.TemporaryFile("w+", encoding="utf-8")  # noqa: SIM115 (closed in stop)
         self.proc = subprocess.Popen(
-            [sys.executable, "wsgi.py"], cwd=ROOT, env=env, stdout=self._log, stderr=subprocess.STDOUT
+            COMMANDS[server], cwd=ROOT, env=env, stdout=self._log, stderr=subprocess.STDOUT
         )
         try:
             self._wait_ready()

@@ -11,9 +11,10 @@ import websocket
 from tests.live import LiveServer
 
 
-@pytest.fixture(scope="module")
-def server():
-    live = LiveServer()
+@pytest.fixture(scope="module", params=["embedded", "gunicorn"])
+def server(request):
+    """The embedded server of `make run`, then gunicorn with gunicorn.conf.py."""
+    live = LiveServer(server=request.param)
     yield live
     live.stop()
 
