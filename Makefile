@@ -17,10 +17,10 @@ lint: $(VENV)/.dev
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
-# Debian's Chromium for the browser tests (Playwright cannot download one here)
-# and coturn for the TURN tests (tests/test_coturn.py).
+# Debian's Chromium for the browser tests (Playwright cannot download one here),
+# coturn for the TURN tests and nginx for the proxy tests.
 system-packages:
-	scripts/ensure-packages.sh /usr/bin/chromium=chromium /usr/bin/turnserver=coturn
+	scripts/ensure-packages.sh /usr/bin/chromium=chromium /usr/bin/turnserver=coturn /usr/sbin/nginx=nginx
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV) || { scripts/ensure-packages.sh python3-venv && $(PYTHON) -m venv $(VENV); }

@@ -22,8 +22,13 @@ def server(request):
 class Client:
     """A user as a Python script: joins over HTTP, then talks Socket.IO."""
 
-    def __init__(self, server, name):
+    def __init__(self, server, name, ca=None, transports=("websocket",)):
+        """Join as `name` at server.url; `ca` is the certificate to trust for https."""
         self.http = requests.Session()
+        if ca:
+            # trust_env off, or REQUESTS_CA_BUNDLE in the environment would win over verify.
+            self.http.trust_env = False
+            self.http.verify = str(ca)
         page = self.http.get(server.url + "/").text
         token = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
         response = self.http.post(
@@ -32,12 +37,16 @@ class Client:
         assert response.status_code == 302, response.text
         self.received = []
         self.arrived = threading.Condition()
-        self.sio = socketio.Client(reconnection=False)
+        self.transport_session = requests.Session()
+        if ca:
+            self.transport_session.trust_env = False
+            self.transport_session.verify = str(ca)  # also the CA for the WebSocket
+        self.sio = socketio.Client(reconnection=False, http_session=self.transport_session)
         self.sio.on("*", self._record)
         self.cookie = "; ".join(f"{c.name}={c.value}" for c in self.http.cookies)
         # websocket-client sends the server's own Origin, as a page of the app would.
         self.sio.connect(
-            server.url, headers={"Cookie": self.cookie}, transports=["websocket"], wait_timeout=5
+            server.url, headers={"Cookie": self.cookie}, transports=list(transports), wait_timeout=5
         )
 
     def _record(self, event, payload=None):
@@ -62,6 +71,7 @@ class Client:
         if self.sio.eio.ws is not None:
             self.sio.eio.ws.shutdown()
         self.http.close()
+        self.transport_session.close()
 
 
 @pytest.fixture

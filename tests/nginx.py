@@ -1,0 +1,110 @@
+"""A real nginx in front of a live app, with deploy/nginx.conf rendered for loopback.
+
+Only the addresses, ports, certificate, static folder and upstream are
+swapped; every proxy setting is the shipped file's. nginx runs in the
+foreground with its pid, logs and temporary files in a folder of its own.
+"""
+
+import re
+import ssl
+import subprocess
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from tests.live import ROOT, free_port
+
+NGINX = "/usr/sbin/nginx"
+SHIPPED = ROOT / "deploy" / "nginx.conf"
+
+
+def render_site(upstream_port: int, http_port: int, https_port: int, cert: Path, key: Path) -> str:
+    """Return deploy/nginx.conf fitted to loopback ports and the test certificate."""
+    site = SHIPPED.read_text()
+    replacements = [
+        (r"server 127\.0\.0\.1:8000;", f"server 127.0.0.1:{upstream_port};"),
+        (r"listen \[::\]:\d+[^;]*;\n", ""),
+        (r"listen 80;", f"listen 127.0.0.1:{http_port};"),
+        (r"listen 443 ssl http2;", f"listen 127.0.0.1:{https_port} ssl http2;"),
+        (r"ssl_certificate /\S+;", f"ssl_certificate {cert};"),
+        (r"ssl_certificate_key /\S+;", f"ssl_certificate_key {key};"),
+        (r"alias /srv/videocall/chat/static/;", f"alias {ROOT / 'chat' / 'static'}/;"),
+    ]
+    for pattern, value in replacements:
+        site, count = re.subn(pattern, value, site)
+        assert count, f"deploy/nginx.conf no longer has {pattern!r}"
+    return site
+
+
+class Nginx:
+    """nginx serving the rendered site; stop() ends it."""
+
+    def __init__(self, upstream_port: int, cert: Path, key: Path):
+        if not Path(NGINX).exists():
+            pytest.fail(
+                f"{NGINX} is missing: install Debian's nginx (`make system-packages`).", pytrace=False
+            )
+        self._dir = tempfile.TemporaryDirectory(prefix="nginx-")
+        tmp = Path(self._dir.name)
+        self.http_port, self.https_port = free_port(), free_port()
+        self.url = f"https://127.0.0.1:{self.https_port}"
+        site = tmp / "site.conf"
+        site.write_text(render_site(upstream_port, self.http_port, self.https_port, cert, key))
+        self.config = tmp / "nginx.conf"
+        temp_paths = "".join(
+            f"    {kind}_temp_path {tmp}/{kind};\n"
+            for kind in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")
+        )
+        self.config.write_text(
+            f"daemon off;\nworker_processes 1;\npid {tmp}/nginx.pid;\nerror_log {tmp}/error.log info;\n"
+            "events { worker_connections 1024; }\n"
+            "http {\n    include /etc/nginx/mime.types;\n"
+            f"    access_log {tmp}/access.log;\n{temp_paths}    include {site};\n}}\n"
+        )
+        self.proc = subprocess.Popen(
+            [NGINX, "-p", str(tmp), "-c", str(self.config)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        self._wait_ready()
+
+    def test_config(self) -> subprocess.CompletedProcess:
+        """Run `nginx -t` on the rendered config."""
+        return subprocess.run(
+            [NGINX, "-t", "-p", self._dir.name, "-c", str(self.config)], capture_output=True, text=True
+        )
+
+    def log(self) -> str:
+        path = Path(self._dir.name) / "error.log"
+        return path.read_text() if path.exists() else ""
+
+    def _wait_ready(self, timeout: float = 10.0) -> None:
+        context = ssl.create_default_context()
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                pytest.fail(f"nginx exited: {self.proc.stdout.read()}\n{self.log()}", pytrace=False)
+            try:
+                with urllib.request.urlopen(self.url + "/static/favicon.svg", timeout=1, context=context):
+                    return
+            except OSError:
+                time.sleep(0.1)
+        self.stop()
+        pytest.fail(f"nginx did not answer on {self.url}:\n{self.log()}", pytrace=False)
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.proc.stdout.close()
+        self._dir.cleanup()

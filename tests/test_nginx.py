@@ -1,0 +1,98 @@
+"""The production shape: nginx (deploy/nginx.conf) with TLS in front of gunicorn."""
+
+import time
+
+import pytest
+import requests
+
+from tests.live import LiveServer
+from tests.nginx import Nginx
+from tests.test_python_client import Client
+
+
+class Https:
+    def __init__(self, port):
+        # "localhost" matches the test certificate, so TLS is verified for real.
+        self.url = f"https://localhost:{port}"
+
+
+@pytest.fixture(scope="module")
+def stack(tls_files):
+    app = LiveServer(server="gunicorn", APP_ENV="production", PROXY_HOPS="1")
+    cert, key = tls_files
+    proxy = Nginx(app.port, cert, key)
+    yield proxy, Https(proxy.https_port), cert
+    proxy.stop()
+    app.stop()
+
+
+@pytest.fixture
+def users(stack):
+    _, site, cert = stack
+    made = []
+
+    def make(name, **kwargs):
+        made.append(Client(site, name, ca=cert, **kwargs))
+        return made[-1]
+
+    yield make
+    for client in made:
+        client.close()
+
+
+def test_the_rendered_config_passes_nginx_t(stack):
+    proxy, _, _ = stack
+    result = proxy.test_config()
+    assert result.returncode == 0, result.stderr
+    assert "syntax is ok" in result.stderr
+
+
+def test_a_call_crosses_nginx_over_https_and_upgrades_to_websocket(users):
+    alice = users("nx-alice", transports=("polling", "websocket"))
+    bob = users("nx-bob", transports=("polling", "websocket"))
+    deadline = time.monotonic() + 10
+    while {alice.sio.transport(), bob.sio.transport()} != {"websocket"} and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert alice.sio.transport() == bob.sio.transport() == "websocket"
+    call_id = bob.sio.call("call", {"to": "nx-alice"}, timeout=5)["call_id"]
+    assert alice.wait_for("ring") == {"call_id": call_id, "from": "nx-bob"}
+    assert alice.sio.call("accept", {"call_id": call_id}, timeout=5)["ok"]
+    offer = {"type": "offer", "sdp": "v=0\r\n"}
+    assert bob.sio.call("signal", {"call_id": call_id, "description": offer}, timeout=5)["ok"]
+    assert alice.wait_for("signal")["description"] == offer
+
+
+def test_invite_links_and_cookies_follow_the_browsers_https_address(users, stack):
+    _, site, cert = stack
+    alice = users("nx-carol")
+    page = alice.http.get(site.url + "/").text
+    assert f'value="{site.url}/call/nx-carol"' in page
+    session_cookie = next(c for c in alice.http.cookies if c.name == "session")
+    assert session_cookie.secure
+    assert session_cookie.has_nonstandard_attr("HttpOnly")
+
+
+def test_http_redirects_to_https(stack):
+    proxy, _, _ = stack
+    response = requests.get(f"http://127.0.0.1:{proxy.http_port}/call/alice", allow_redirects=False)
+    assert response.status_code == 301
+    assert response.headers["Location"] == f"https://127.0.0.1:{proxy.http_port}/call/alice"
+
+
+def test_static_files_come_from_nginx_with_cache_headers(stack):
+    _, site, cert = stack
+    response = requests.get(site.url + "/static/css/app.css", verify=str(cert))
+    assert response.ok
+    assert "max-age=604800" in response.headers["Cache-Control"]
+    assert response.headers["X-Content-Type-Options"] == "nosniff"
+
+
+def test_a_foreign_origin_is_refused_through_the_proxy(users, stack):
+    _, site, cert = stack
+    victim = users("nx-victim")
+    url = f"{site.url}/socket.io/?EIO=4&transport=polling"
+    headers = {"Cookie": victim.cookie}
+    foreign = requests.get(url, headers={**headers, "Origin": "https://evil.example"}, verify=str(cert))
+    assert foreign.status_code == 400
+    own = requests.get(url, headers={**headers, "Origin": site.url}, verify=str(cert))
+    assert own.ok
