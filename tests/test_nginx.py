@@ -19,11 +19,15 @@ class Https:
 @pytest.fixture(scope="module")
 def stack(tls_files):
     app = LiveServer(server="gunicorn", APP_ENV="production", PROXY_HOPS="1")
-    cert, key = tls_files
-    proxy = Nginx(app.port, cert, key)
-    yield proxy, Https(proxy.https_port), cert
-    proxy.stop()
-    app.stop()
+    try:
+        cert, key = tls_files
+        proxy = Nginx(app.port, cert, key)
+        try:
+            yield proxy, Https(proxy.https_port), cert
+        finally:
+            proxy.stop()
+    finally:
+        app.stop()
 
 
 @pytest.fixture
