@@ -87,6 +87,18 @@ class Nginx:
             [NGINX, "-t", "-p", self._dir.name, "-c", str(self.config)], capture_output=True, text=True
         )
 
+    def access_log(self) -> str:
+        path = Path(self._dir.name) / "access.log"
+        return path.read_text() if path.exists() else ""
+
+    def check_alive(self) -> None:
+        """Fail the test, with nginx's log, if nginx has exited."""
+        if self.proc.poll() is not None:
+            pytest.fail(f"nginx exited with {self.proc.returncode}:\n{self.log()}", pytrace=False)
+
+    def output(self) -> str:
+        return self.log()
+
     def log(self) -> str:
         path = Path(self._dir.name) / "error.log"
         return path.read_text() if path.exists() else ""

@@ -1,0 +1,51 @@
+"""A real call in Chromium through nginx (TLS, WebSocket) and gunicorn: the production shape."""
+
+import re
+import time
+
+import pytest
+from playwright.sync_api import expect
+
+from tests.browser.steps import answer, expect_in_call, place_call
+from tests.live import LiveServer
+from tests.nginx import Nginx
+
+pytestmark = pytest.mark.browser
+# The test certificate is self-signed.
+HTTPS = {"ignore_https_errors": True}
+
+
+@pytest.fixture(scope="module")
+def server(tls_files):
+    """nginx in front of gunicorn; the pages are opened at nginx's https address."""
+    app = LiveServer(server="gunicorn", APP_ENV="production", PROXY_HOPS="1")
+    try:
+        cert, key = tls_files
+        proxy = Nginx(app.port, cert, key)
+        try:
+            yield proxy
+        finally:
+            proxy.stop()
+    finally:
+        app.stop()
+
+
+def test_a_call_through_nginx_and_gunicorn_over_https_and_wss(joined, server):
+    cleo = joined("cleo", **HTTPS)
+    dirk = joined("dirk", **HTTPS)
+    assert cleo.url.startswith("https://")
+    place_call(dirk, "cleo")
+    answer(cleo, "dirk")
+    expect_in_call(cleo, "dirk")
+    expect_in_call(dirk, "cleo")
+    for page in (cleo, dirk):
+        expect(page.get_by_text("Direct connection", exact=True)).to_be_visible()
+    # Socket.IO upgraded to a WebSocket through nginx: 101 Switching Protocols.
+    # nginx logs a WebSocket when it closes, so close the pages first.
+    for page in (cleo, dirk):
+        page.context.close()
+    upgrade = re.compile(r'"GET /socket\.io/\?EIO=4&transport=websocket&sid=\S+ HTTP/1\.1" 101 ')
+    deadline = time.monotonic() + 10
+    while len(upgrade.findall(server.access_log())) < 2 and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert len(upgrade.findall(server.access_log())) >= 2, server.access_log()
