@@ -31,7 +31,10 @@ START_TIMEOUT = 20.0
 COMMANDS = {
     "embedded": [sys.executable, "wsgi.py"],
     "gunicorn": [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "wsgi:app"],
+    "gunicorn-gevent": [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "wsgi:app"],
 }
+# Settings that go with each server.
+SERVER_ENV = {"gunicorn-gevent": {"GUNICORN_WORKER": "gevent", "ASYNC_MODE": "gevent"}}
 
 
 def free_port() -> int:
@@ -46,7 +49,7 @@ class LiveServer:
     def __init__(self, port: int | None = None, server: str = "embedded", **settings: str):
         self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        env = {**os.environ, **BASE_ENV, "PORT": str(self.port), **settings}
+        env = {**os.environ, **BASE_ENV, "PORT": str(self.port), **SERVER_ENV.get(server, {}), **settings}
         self._log = tempfile.TemporaryFile("w+", encoding="utf-8")  # noqa: SIM115 (closed in stop)
         self.proc = subprocess.Popen(
             COMMANDS[server], cwd=ROOT, env=env, stdout=self._log, stderr=subprocess.STDOUT

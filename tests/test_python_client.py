@@ -11,9 +11,9 @@ import websocket
 from tests.live import LiveServer
 
 
-@pytest.fixture(scope="module", params=["embedded", "gunicorn"])
+@pytest.fixture(scope="module", params=["embedded", "gunicorn", "gunicorn-gevent"])
 def server(request):
-    """The embedded server of `make run`, then gunicorn with gunicorn.conf.py."""
+    """The embedded server of `make run`, then gunicorn with gunicorn.conf.py (eventlet, then gevent)."""
     live = LiveServer(server=request.param)
     yield live
     live.stop()

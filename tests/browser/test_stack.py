@@ -15,10 +15,10 @@ pytestmark = pytest.mark.browser
 HTTPS = {"ignore_https_errors": True}
 
 
-@pytest.fixture(scope="module")
-def server(tls_files):
-    """nginx in front of gunicorn; the pages are opened at nginx's https address."""
-    app = LiveServer(server="gunicorn", APP_ENV="production", PROXY_HOPS="1")
+@pytest.fixture(scope="module", params=["gunicorn", "gunicorn-gevent"])
+def server(request, tls_files):
+    """nginx in front of gunicorn (eventlet, then gevent); pages open at nginx's https address."""
+    app = LiveServer(server=request.param, APP_ENV="production", PROXY_HOPS="1")
     try:
         cert, key = tls_files
         proxy = Nginx(app.port, cert, key)
