@@ -50,6 +50,11 @@ class Config:
     ASYNC_MODE = os.environ.get("ASYNC_MODE") or None
     # Embedded server only: how many connections it holds at once.
     MAX_CONNECTIONS = _env_int("MAX_CONNECTIONS", 10000)
+    # Engine.IO heartbeat: the server pings every PING_INTERVAL seconds and
+    # drops a client silent for PING_TIMEOUT more. A proxy's read timeout must
+    # be longer than their sum (deploy/nginx.conf: 120 s).
+    PING_INTERVAL = _env_float("PING_INTERVAL", 25.0)
+    PING_TIMEOUT = _env_float("PING_TIMEOUT", 20.0)
     # Largest Socket.IO message accepted, and largest SDP inside one.
     MAX_MESSAGE_BYTES = _env_int("MAX_MESSAGE_BYTES", 64 * 1024)
     MAX_SDP_BYTES = _env_int("MAX_SDP_BYTES", 32 * 1024)

@@ -44,6 +44,8 @@ def create_app(config: Mapping | None = None) -> Flask:
         # None lets Engine.IO accept only the app's own origin.
         cors_allowed_origins=app.config["ALLOWED_ORIGINS"] or None,
         max_http_buffer_size=app.config["MAX_MESSAGE_BYTES"],
+        ping_interval=app.config["PING_INTERVAL"],
+        ping_timeout=app.config["PING_TIMEOUT"],
     )
     app.extensions["chat.socketio_server"] = socketio.server
     security.init_app(app)

@@ -23,8 +23,19 @@ NGINX = "/usr/sbin/nginx"
 SHIPPED = ROOT / "deploy" / "nginx.conf"
 
 
-def render_site(upstream_port: int, http_port: int, https_port: int, cert: Path, key: Path) -> str:
-    """Return deploy/nginx.conf fitted to loopback ports and the test certificate."""
+def render_site(
+    upstream_port: int,
+    http_port: int,
+    https_port: int,
+    cert: Path,
+    key: Path,
+    read_timeout: int | None = None,
+) -> str:
+    """Return deploy/nginx.conf fitted to loopback ports and the test certificate.
+
+    `read_timeout` shortens /socket.io/'s proxy_read_timeout, so that a test
+    can wait past it in seconds.
+    """
     site = SHIPPED.read_text()
     replacements = [
         (r"server 127\.0\.0\.1:8000;", f"server 127.0.0.1:{upstream_port};"),
@@ -35,6 +46,8 @@ def render_site(upstream_port: int, http_port: int, https_port: int, cert: Path,
         (r"ssl_certificate_key /\S+;", f"ssl_certificate_key {key};"),
         (r"alias /srv/videocall/chat/static/;", f"alias {ROOT / 'chat' / 'static'}/;"),
     ]
+    if read_timeout:
+        replacements.append((r"proxy_read_timeout \d+s;", f"proxy_read_timeout {read_timeout}s;"))
     for pattern, value in replacements:
         site, count = re.subn(pattern, value, site)
         assert count, f"deploy/nginx.conf no longer has {pattern!r}"
@@ -44,7 +57,7 @@ def render_site(upstream_port: int, http_port: int, https_port: int, cert: Path,
 class Nginx:
     """nginx serving the rendered site; stop() ends it."""
 
-    def __init__(self, upstream_port: int, cert: Path, key: Path):
+    def __init__(self, upstream_port: int, cert: Path, key: Path, read_timeout: int | None = None):
         if not Path(NGINX).exists():
             pytest.fail(
                 f"{NGINX} is missing: install Debian's nginx (`make system-packages`).", pytrace=False
@@ -54,7 +67,7 @@ class Nginx:
         self.http_port, self.https_port = free_port(), free_port()
         self.url = f"https://127.0.0.1:{self.https_port}"
         site = tmp / "site.conf"
-        site.write_text(render_site(upstream_port, self.http_port, self.https_port, cert, key))
+        site.write_text(render_site(upstream_port, self.http_port, self.https_port, cert, key, read_timeout))
         self.config = tmp / "nginx.conf"
         temp_paths = "".join(
             f"    {kind}_temp_path {tmp}/{kind};\n"

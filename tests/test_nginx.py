@@ -100,3 +100,31 @@ def test_a_foreign_origin_is_refused_through_the_proxy(users, stack):
     assert foreign.status_code == 400
     own = requests.get(url, headers={**headers, "Origin": site.url}, verify=str(cert))
     assert own.ok
+
+
+@pytest.mark.parametrize(
+    ("ping_interval", "stays"),
+    [(1, True), (6, False)],
+    ids=["pings-within-the-read-timeout", "pings-slower-than-it"],
+)
+def test_an_idle_socket_outlives_nginx_read_timeout_thanks_to_pings(tls_files, ping_interval, stays):
+    """nginx (read timeout 3 s here, 120 s shipped) keeps a socket the server pings in time."""
+    app = LiveServer(server="gunicorn", PROXY_HOPS="1", PING_INTERVAL=str(ping_interval), PING_TIMEOUT="5")
+    cert, key = tls_files
+    try:
+        proxy = Nginx(app.port, cert, key, read_timeout=3)
+        try:
+            client = Client(Https(proxy.https_port), "nx-idle", ca=cert)
+            try:
+                sid = client.sio.get_sid()
+                time.sleep(5)  # idle, past nginx's read timeout
+                assert client.sio.connected is stays
+                if stays:
+                    assert client.sio.get_sid() == sid
+                    assert client.sio.call("watch", {"name": "nobody"}, timeout=5)["ok"]
+            finally:
+                client.close()
+        finally:
+            proxy.stop()
+    finally:
+        app.stop()
