@@ -4,6 +4,7 @@ import time
 
 import pytest
 import requests
+import websocket
 
 from tests.live import LiveServer
 from tests.nginx import Nginx
@@ -100,6 +101,16 @@ def test_a_foreign_origin_is_refused_through_the_proxy(users, stack):
     assert foreign.status_code == 400
     own = requests.get(url, headers={**headers, "Origin": site.url}, verify=str(cert))
     assert own.ok
+    wss = url.replace("https://", "wss://").replace("polling", "websocket")
+    with pytest.raises(websocket.WebSocketBadStatusException) as refused:
+        websocket.create_connection(
+            wss, cookie=victim.cookie, origin="https://evil.example", sslopt={"ca_certs": str(cert)}
+        )
+    assert refused.value.status_code == 400
+    own_ws = websocket.create_connection(
+        wss, cookie=victim.cookie, origin=site.url, sslopt={"ca_certs": str(cert)}
+    )
+    own_ws.close()
 
 
 @pytest.mark.parametrize(
