@@ -19,6 +19,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.live import end_process
 from tests.turn_client import TurnClient
 
 TURNSERVER = "/usr/bin/turnserver"
@@ -154,12 +155,6 @@ class Coturn:
     def stop(self) -> None:
         for client in self._clients:
             client.close()
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        end_process(self.proc)
         self._log.close()
         self._dir.cleanup()

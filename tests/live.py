@@ -37,6 +37,17 @@ COMMANDS = {
 SERVER_ENV = {"gunicorn-gevent": {"GUNICORN_WORKER": "gevent", "ASYNC_MODE": "gevent"}}
 
 
+def end_process(proc: subprocess.Popen) -> None:
+    """Stop a server process: terminate, and kill it if it has not gone in 5 s."""
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -91,11 +102,5 @@ class LiveServer:
         )
 
     def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        end_process(self.proc)
         self._log.close()

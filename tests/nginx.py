@@ -13,11 +13,12 @@ import tempfile
 import time
 import urllib.error
 import urllib.request
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 
-from tests.live import ROOT, free_port
+from tests.live import ROOT, LiveServer, end_process, free_port
 
 NGINX = "/usr/sbin/nginx"
 SHIPPED = ROOT / "deploy" / "nginx.conf"
@@ -134,12 +135,22 @@ class Nginx:
         pytest.fail(f"nginx did not answer on {self.url}:\n{self.log()}", pytrace=False)
 
     def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        end_process(self.proc)
         self.proc.stdout.close()
         self._dir.cleanup()
+
+
+@contextmanager
+def production_stack(
+    cert: Path, key: Path, server: str = "gunicorn", read_timeout: int | None = None, **settings
+):
+    """Yield nginx in front of the app under gunicorn (PROXY_HOPS=1); stop both afterwards."""
+    app = LiveServer(server=server, PROXY_HOPS="1", **settings)
+    try:
+        proxy = Nginx(app.port, cert, key, read_timeout=read_timeout)
+        try:
+            yield proxy
+        finally:
+            proxy.stop()
+    finally:
+        app.stop()

@@ -6,8 +6,7 @@ import pytest
 import requests
 import websocket
 
-from tests.live import LiveServer
-from tests.nginx import Nginx
+from tests.nginx import production_stack
 from tests.test_python_client import Client
 
 
@@ -19,16 +18,9 @@ class Https:
 
 @pytest.fixture(scope="module")
 def stack(tls_files):
-    app = LiveServer(server="gunicorn", APP_ENV="production", PROXY_HOPS="1")
-    try:
-        cert, key = tls_files
-        proxy = Nginx(app.port, cert, key)
-        try:
-            yield proxy, Https(proxy.https_port), cert
-        finally:
-            proxy.stop()
-    finally:
-        app.stop()
+    cert, key = tls_files
+    with production_stack(cert, key, APP_ENV="production") as proxy:
+        yield proxy, Https(proxy.https_port), cert
 
 
 @pytest.fixture
@@ -120,22 +112,16 @@ def test_a_foreign_origin_is_refused_through_the_proxy(users, stack):
 )
 def test_an_idle_socket_outlives_nginx_read_timeout_thanks_to_pings(tls_files, ping_interval, stays):
     """nginx (read timeout 3 s here, 120 s shipped) keeps a socket the server pings in time."""
-    app = LiveServer(server="gunicorn", PROXY_HOPS="1", PING_INTERVAL=str(ping_interval), PING_TIMEOUT="5")
     cert, key = tls_files
-    try:
-        proxy = Nginx(app.port, cert, key, read_timeout=3)
+    settings = {"PING_INTERVAL": str(ping_interval), "PING_TIMEOUT": "5"}
+    with production_stack(cert, key, read_timeout=3, **settings) as proxy:
+        client = Client(Https(proxy.https_port), "nx-idle", ca=cert)
         try:
-            client = Client(Https(proxy.https_port), "nx-idle", ca=cert)
-            try:
-                sid = client.sio.get_sid()
-                time.sleep(5)  # idle, past nginx's read timeout
-                assert client.sio.connected is stays
-                if stays:
-                    assert client.sio.get_sid() == sid
-                    assert client.sio.call("watch", {"name": "nobody"}, timeout=5)["ok"]
-            finally:
-                client.close()
+            sid = client.sio.get_sid()
+            time.sleep(5)  # idle, past nginx's read timeout
+            assert client.sio.connected is stays
+            if stays:
+                assert client.sio.get_sid() == sid
+                assert client.sio.call("watch", {"name": "nobody"}, timeout=5)["ok"]
         finally:
-            proxy.stop()
-    finally:
-        app.stop()
+            client.close()

@@ -7,8 +7,7 @@ import pytest
 from playwright.sync_api import expect
 
 from tests.browser.steps import answer, expect_in_call, place_call
-from tests.live import LiveServer
-from tests.nginx import Nginx
+from tests.nginx import production_stack
 
 pytestmark = pytest.mark.browser
 # The test certificate is self-signed.
@@ -18,16 +17,9 @@ HTTPS = {"ignore_https_errors": True}
 @pytest.fixture(scope="module", params=["gunicorn", "gunicorn-gevent"])
 def server(request, tls_files):
     """nginx in front of gunicorn (eventlet, then gevent); pages open at nginx's https address."""
-    app = LiveServer(server=request.param, APP_ENV="production", PROXY_HOPS="1")
-    try:
-        cert, key = tls_files
-        proxy = Nginx(app.port, cert, key)
-        try:
-            yield proxy
-        finally:
-            proxy.stop()
-    finally:
-        app.stop()
+    cert, key = tls_files
+    with production_stack(cert, key, server=request.param, APP_ENV="production") as proxy:
+        yield proxy
 
 
 def test_a_call_through_nginx_and_gunicorn_over_https_and_wss(joined, server):
