@@ -110,3 +110,11 @@ def local_track_enabled(page: Page, kind: str) -> bool:
         " return track.enabled; }",
         [video("Local video"), kind],
     )
+
+
+def connect_call(caller: Page, caller_name: str, callee: Page, callee_name: str) -> None:
+    """The caller calls, the callee accepts, and both see the other's video playing."""
+    place_call(caller, callee_name)
+    answer(callee, caller_name)
+    expect_in_call(callee, caller_name)
+    expect_in_call(caller, callee_name)

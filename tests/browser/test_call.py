@@ -11,6 +11,7 @@ from playwright.sync_api import expect
 from tests.browser.steps import (
     answer,
     call_button,
+    connect_call,
     expect_idle,
     expect_in_call,
     expect_video_playing,
@@ -163,10 +164,7 @@ def test_offline(joined, open_page):
 def test_reload_during_a_call_keeps_the_name_and_the_call(joined):
     gina = joined("gina")
     hank = joined("hank")
-    place_call(hank, "gina")
-    answer(gina, "hank")
-    expect_in_call(gina, "hank")
-    expect_in_call(hank, "gina")
+    connect_call(hank, "hank", gina, "gina")
 
     gina.reload()
     expect(gina.get_by_text("Your ID: gina", exact=True)).to_be_visible()

@@ -4,7 +4,7 @@ import pytest
 from playwright.sync_api import expect
 
 from tests.browser.conftest import TURN_SECRET
-from tests.browser.steps import answer, expect_in_call, place_call
+from tests.browser.steps import connect_call
 from tests.live import LiveServer
 
 pytestmark = pytest.mark.browser
@@ -28,10 +28,7 @@ def test_hiding_my_address_relays_my_calls(joined):
     yara.reload()  # the choice is remembered in this browser
     expect(yara.get_by_label("Hide my IP address")).to_be_checked()
 
-    place_call(zack, "yara")
-    answer(yara, "zack")
-    expect_in_call(yara, "zack")
-    expect_in_call(zack, "yara")
+    connect_call(zack, "zack", yara, "yara")
     for page in (yara, zack):
         expect(page.get_by_text("Through the relay", exact=True)).to_be_visible()
 
@@ -39,8 +36,6 @@ def test_hiding_my_address_relays_my_calls(joined):
 def test_without_hiding_a_call_goes_direct(joined):
     anna = joined("anna")
     bert = joined("bert")
-    place_call(bert, "anna")
-    answer(anna, "bert")
-    expect_in_call(anna, "bert")
+    connect_call(bert, "bert", anna, "anna")
     for page in (anna, bert):
         expect(page.get_by_text("Direct connection", exact=True)).to_be_visible()

@@ -3,7 +3,7 @@
 import pytest
 from playwright.sync_api import expect
 
-from tests.browser.steps import answer, expect_in_call, expect_video_playing, place_call
+from tests.browser.steps import connect_call, expect_video_playing
 from tests.live import LiveServer
 
 pytestmark = pytest.mark.browser
@@ -45,10 +45,7 @@ def server():
 def test_media_keeps_flowing_while_the_server_is_away(joined, server):
     pia = joined("pia")
     rex = joined("rex")
-    place_call(rex, "pia")
-    answer(pia, "rex")
-    expect_in_call(pia, "rex")
-    expect_in_call(rex, "pia")
+    connect_call(rex, "rex", pia, "pia")
 
     server.stop()
     for page in (pia, rex):

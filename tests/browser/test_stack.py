@@ -6,7 +6,7 @@ import time
 import pytest
 from playwright.sync_api import expect
 
-from tests.browser.steps import answer, expect_in_call, place_call
+from tests.browser.steps import connect_call
 from tests.nginx import production_stack
 
 pytestmark = pytest.mark.browser
@@ -26,10 +26,7 @@ def test_a_call_through_nginx_and_gunicorn_over_https_and_wss(joined, server):
     cleo = joined("cleo", **HTTPS)
     dirk = joined("dirk", **HTTPS)
     assert cleo.url.startswith("https://")
-    place_call(dirk, "cleo")
-    answer(cleo, "dirk")
-    expect_in_call(cleo, "dirk")
-    expect_in_call(dirk, "cleo")
+    connect_call(dirk, "dirk", cleo, "cleo")
     for page in (cleo, dirk):
         expect(page.get_by_text("Direct connection", exact=True)).to_be_visible()
     # Socket.IO upgraded to a WebSocket through nginx: 101 Switching Protocols.

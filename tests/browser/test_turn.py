@@ -4,7 +4,7 @@ import pytest
 from playwright.sync_api import expect
 
 from tests.browser.conftest import TURN_SECRET
-from tests.browser.steps import answer, expect_in_call, place_call, status
+from tests.browser.steps import answer, connect_call, place_call, status
 from tests.live import LiveServer
 
 pytestmark = pytest.mark.browser
@@ -27,10 +27,7 @@ def test_a_relay_only_call_goes_through_coturn(joined, coturn):
     expect(hide).to_be_checked()
     expect(hide).to_be_disabled()
     uma = joined("uma")
-    place_call(uma, "tara")
-    answer(tara, "uma")
-    expect_in_call(tara, "uma")
-    expect_in_call(uma, "tara")
+    connect_call(uma, "uma", tara, "tara")
     # getStats' selected candidate pair is a relay pair on both sides.
     for page in (tara, uma):
         expect(page.get_by_text("Through the relay", exact=True)).to_be_visible()
