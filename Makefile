@@ -3,7 +3,7 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: run test lint system-packages vendor
+.PHONY: run test stack lint system-packages stack-packages vendor
 
 run: $(VENV)/.app
 	APP_ENV=$${APP_ENV:-development} $(BIN)/python wsgi.py
@@ -13,6 +13,11 @@ test: $(VENV)/.dev system-packages
 	$(BIN)/ruff format --check .
 	$(BIN)/pytest
 
+# The production shape on this machine: nginx (TLS) -> gunicorn -> the app, and
+# coturn, on https://127.0.0.1:8443 (STACK_PORT). Ctrl-C stops it all.
+stack: $(VENV)/.app stack-packages
+	$(BIN)/python -m scripts.stack
+
 lint: $(VENV)/.dev
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
@@ -21,6 +26,9 @@ lint: $(VENV)/.dev
 # coturn for the TURN tests and nginx for the proxy tests.
 system-packages:
 	scripts/ensure-packages.sh /usr/bin/chromium=chromium /usr/bin/turnserver=coturn /usr/sbin/nginx=nginx
+
+stack-packages:
+	scripts/ensure-packages.sh /usr/bin/turnserver=coturn /usr/sbin/nginx=nginx openssl
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV) || { scripts/ensure-packages.sh python3-venv && $(PYTHON) -m venv $(VENV); }

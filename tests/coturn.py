@@ -11,7 +11,6 @@ listening-ip and relay-ip add to the file's). Nothing is written outside a
 temporary directory, so the tests can run as root next to a system coturn.
 """
 
-import socket
 import subprocess
 import tempfile
 import time
@@ -19,39 +18,12 @@ from pathlib import Path
 
 import pytest
 
+from scripts.stack import free_port_pair
 from tests.live import end_process
 from tests.turn_client import TurnClient
 
 TURNSERVER = "/usr/bin/turnserver"
 START_TIMEOUT = 10.0
-
-
-def _is_free(ip: str, port: int) -> bool:
-    """True if both UDP and TCP can bind ip:port now."""
-    family = socket.AF_INET6 if ":" in ip else socket.AF_INET
-    for kind in (socket.SOCK_DGRAM, socket.SOCK_STREAM):
-        with socket.socket(family, kind) as sock:
-            try:
-                sock.bind((ip, port))
-            except OSError:
-                return False
-    return True
-
-
-def free_port_pair(ip: str = "127.0.0.1", avoid: tuple[int, ...] = ()) -> int:
-    """A port P such that P and P+1 are free on UDP and TCP.
-
-    coturn listens on the port and, for RFC 5780, on the "alternative" port
-    P+1, both for UDP and TCP.
-    """
-    for _ in range(100):
-        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
-            sock.bind((ip, 0))
-            port = sock.getsockname()[1]
-        pair = (port, port + 1)
-        if port < 65535 and set(pair).isdisjoint(avoid) and all(_is_free(ip, p) for p in pair):
-            return port
-    raise RuntimeError("no free pair of ports")
 
 
 class Coturn:

@@ -1,7 +1,6 @@
 """The real server (`python wsgi.py`, eventlet) in a subprocess on a free port."""
 
 import os
-import socket
 import subprocess
 import sys
 import tempfile
@@ -10,6 +9,8 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+
+from scripts.stack import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 # Settings of every live server; keyword arguments go on top. The timers are
@@ -46,12 +47,6 @@ def end_process(proc: subprocess.Popen) -> None:
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 class LiveServer:

@@ -5,8 +5,6 @@ swapped; every proxy setting is the shipped file's. nginx runs in the
 foreground with its pid, logs and temporary files in a folder of its own.
 """
 
-import os
-import re
 import ssl
 import subprocess
 import tempfile
@@ -18,41 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.live import ROOT, LiveServer, end_process, free_port
-
-NGINX = "/usr/sbin/nginx"
-SHIPPED = ROOT / "deploy" / "nginx.conf"
-
-
-def render_site(
-    upstream_port: int,
-    http_port: int,
-    https_port: int,
-    cert: Path,
-    key: Path,
-    read_timeout: int | None = None,
-) -> str:
-    """Return deploy/nginx.conf fitted to loopback ports and the test certificate.
-
-    `read_timeout` shortens /socket.io/'s proxy_read_timeout, so that a test
-    can wait past it in seconds.
-    """
-    site = SHIPPED.read_text()
-    replacements = [
-        (r"server 127\.0\.0\.1:8000;", f"server 127.0.0.1:{upstream_port};"),
-        (r"listen \[::\]:\d+[^;]*;\n", ""),
-        (r"listen 80;", f"listen 127.0.0.1:{http_port};"),
-        (r"listen 443 ssl http2;", f"listen 127.0.0.1:{https_port} ssl http2;"),
-        (r"ssl_certificate /\S+;", f"ssl_certificate {cert};"),
-        (r"ssl_certificate_key /\S+;", f"ssl_certificate_key {key};"),
-        (r"alias /srv/videocall/chat/static/;", f"alias {ROOT / 'chat' / 'static'}/;"),
-    ]
-    if read_timeout:
-        replacements.append((r"proxy_read_timeout \d+s;", f"proxy_read_timeout {read_timeout}s;"))
-    for pattern, value in replacements:
-        site, count = re.subn(pattern, value, site)
-        assert count, f"deploy/nginx.conf no longer has {pattern!r}"
-    return site
+from scripts.stack import NGINX, nginx_config, render_site
+from tests.live import LiveServer, end_process, free_port
 
 
 class Nginx:
@@ -70,19 +35,7 @@ class Nginx:
         site = tmp / "site.conf"
         site.write_text(render_site(upstream_port, self.http_port, self.https_port, cert, key, read_timeout))
         self.config = tmp / "nginx.conf"
-        temp_paths = "".join(
-            f"    {kind}_temp_path {tmp}/{kind};\n"
-            for kind in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")
-        )
-        # As root, nginx would run its workers as "nobody", who cannot read a
-        # checkout in a private folder (mktemp -d is mode 0700).
-        user = "user root;\n" if os.geteuid() == 0 else ""
-        self.config.write_text(
-            f"{user}daemon off;\nworker_processes 1;\npid {tmp}/nginx.pid;\nerror_log {tmp}/error.log info;\n"
-            "events { worker_connections 1024; }\n"
-            "http {\n    include /etc/nginx/mime.types;\n"
-            f"    access_log {tmp}/access.log;\n{temp_paths}    include {site};\n}}\n"
-        )
+        self.config.write_text(nginx_config(tmp, site))
         self.proc = subprocess.Popen(
             [NGINX, "-p", str(tmp), "-c", str(self.config)],
             stdout=subprocess.PIPE,
@@ -102,7 +55,7 @@ class Nginx:
         )
 
     def access_log(self) -> str:
-        path = Path(self._dir.name) / "access.log"
+        path = Path(self._dir.name) / "nginx-access.log"
         return path.read_text() if path.exists() else ""
 
     def check_alive(self) -> None:
@@ -114,7 +67,7 @@ class Nginx:
         return self.log()
 
     def log(self) -> str:
-        path = Path(self._dir.name) / "error.log"
+        path = Path(self._dir.name) / "nginx-error.log"
         return path.read_text() if path.exists() else ""
 
     def _wait_ready(self, timeout: float = 10.0) -> None:

@@ -73,7 +73,7 @@ def test_http_redirects_to_https(stack):
     proxy, _, _ = stack
     response = requests.get(f"http://127.0.0.1:{proxy.http_port}/call/alice", allow_redirects=False)
     assert response.status_code == 301
-    assert response.headers["Location"] == f"https://127.0.0.1:{proxy.http_port}/call/alice"
+    assert response.headers["Location"] == f"https://127.0.0.1:{proxy.https_port}/call/alice"
 
 
 def test_static_files_come_from_nginx_with_cache_headers(stack):

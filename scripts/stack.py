@@ -1,0 +1,377 @@
+"""`make stack`: the production shape on this machine, for trying it out.
+
+    browser --https/wss--> nginx (deploy/nginx.conf, self-signed certificate)
+                           --http--> gunicorn (gunicorn.conf.py, eventlet) --> the app
+    browser --STUN/TURN--> coturn (deploy/turnserver.conf via `flask turn-config`)
+
+Everything listens on 127.0.0.1: https://127.0.0.1:8443 by default
+(STACK_PORT changes it; STACK_HTTP_PORT, 8080, is nginx's redirect to it).
+gunicorn and coturn take free ports. GUNICORN_WORKER=gevent picks the other
+worker. Logs and the generated certificate and configs are in .stack/
+(STACK_DIR). Ctrl-C, or SIGTERM, stops everything this started.
+
+The tests use the rendering functions below, so that what they run is what
+`make stack` runs.
+"""
+
+import ctypes
+import os
+import re
+import secrets
+import shutil
+import signal
+import socket
+import ssl
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+NGINX = "/usr/sbin/nginx"
+TURNSERVER = "/usr/bin/turnserver"
+SHIPPED_SITE = ROOT / "deploy" / "nginx.conf"
+START_TIMEOUT = 20.0
+
+
+# --- Ports and certificate --------------------------------------------------------------------------
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that is free now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _is_free(ip: str, port: int) -> bool:
+    """True if both UDP and TCP can bind ip:port now."""
+    family = socket.AF_INET6 if ":" in ip else socket.AF_INET
+    for kind in (socket.SOCK_DGRAM, socket.SOCK_STREAM):
+        with socket.socket(family, kind) as sock:
+            try:
+                sock.bind((ip, port))
+            except OSError:
+                return False
+    return True
+
+
+def free_port_pair(ip: str = "127.0.0.1", avoid: tuple[int, ...] = ()) -> int:
+    """A port P such that P and P+1 are free on UDP and TCP.
+
+    coturn listens on the port and, for RFC 5780, on the "alternative" port
+    P+1, both for UDP and TCP.
+    """
+    for _ in range(100):
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+            sock.bind((ip, 0))
+            port = sock.getsockname()[1]
+        pair = (port, port + 1)
+        if port < 65535 and set(pair).isdisjoint(avoid) and all(_is_free(ip, p) for p in pair):
+            return port
+    raise RuntimeError("no free pair of ports")
+
+
+def make_certificate(folder: Path, days: int = 7) -> tuple[Path, Path]:
+    """A self-signed certificate and key for localhost and 127.0.0.1, made with openssl."""
+    openssl = shutil.which("openssl")
+    if openssl is None:
+        raise RuntimeError("openssl is needed to make a self-signed certificate (apt-get install openssl)")
+    cert, key = folder / "cert.pem", folder / "key.pem"
+    subprocess.run(
+        [openssl, "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"]
+        + ["-keyout", str(key), "-out", str(cert), "-days", str(days), "-subj", "/CN=localhost"]
+        + ["-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1"],
+        check=True,
+        capture_output=True,
+    )
+    key.chmod(0o600)
+    return cert, key
+
+
+# --- nginx ------------------------------------------------------------------------------------------
+
+
+def render_site(
+    upstream_port: int,
+    http_port: int,
+    https_port: int,
+    cert: Path,
+    key: Path,
+    read_timeout: int | None = None,
+) -> str:
+    """Return deploy/nginx.conf fitted to loopback ports and a local certificate.
+
+    Only addresses, ports, certificate, static folder and the redirect's port
+    change; every proxy setting is the shipped file's. `read_timeout` shortens
+    /socket.io/'s proxy_read_timeout, so that a test can wait past it in seconds.
+    """
+    site = SHIPPED_SITE.read_text()
+    replacements = [
+        (r"server 127\.0\.0\.1:8000;", f"server 127.0.0.1:{upstream_port};"),
+        (r"listen \[::\]:\d+[^;]*;\n", ""),
+        (r"listen 80;", f"listen 127.0.0.1:{http_port};"),
+        (r"listen 443 ssl http2;", f"listen 127.0.0.1:{https_port} ssl http2;"),
+        (r"return 301 https://\$host\$request_uri;", f"return 301 https://$host:{https_port}$request_uri;"),
+        (r"ssl_certificate /\S+;", f"ssl_certificate {cert};"),
+        (r"ssl_certificate_key /\S+;", f"ssl_certificate_key {key};"),
+        (r"alias /srv/videocall/chat/static/;", f"alias {ROOT / 'chat' / 'static'}/;"),
+    ]
+    if read_timeout:
+        replacements.append((r"proxy_read_timeout \d+s;", f"proxy_read_timeout {read_timeout}s;"))
+    for pattern, value in replacements:
+        site, count = re.subn(pattern, value, site)
+        if not count:
+            raise ValueError(f"deploy/nginx.conf no longer has {pattern!r}")
+    return site
+
+
+def nginx_config(folder: Path, site: Path) -> str:
+    """The main nginx.conf around `site`, keeping pid, logs and temporary files in `folder`.
+
+    nginx runs in the foreground (it is our child, not a daemon).
+    """
+    kinds = ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")
+    temp_paths = "".join(f"    {kind}_temp_path {folder}/{kind};\n" for kind in kinds)
+    # As root, nginx would run its workers as "nobody", who cannot read a
+    # checkout in a private folder (mktemp -d is mode 0700).
+    user = "user root;\n" if os.geteuid() == 0 else ""
+    return (
+        f"{user}daemon off;\nworker_processes 1;\npid {folder}/nginx.pid;\n"
+        f"error_log {folder}/nginx-error.log info;\n"
+        "events { worker_connections 4096; }\n"
+        "http {\n    include /etc/nginx/mime.types;\n"
+        f"    access_log {folder}/nginx-access.log;\n{temp_paths}    include {site};\n}}\n"
+    )
+
+
+# --- coturn -----------------------------------------------------------------------------------------
+
+
+def turn_settings(port: int, secret: str) -> dict[str, str]:
+    """The app's settings for a coturn on 127.0.0.1:port."""
+    return {
+        "STUN_URLS": f"stun:127.0.0.1:{port}",
+        "TURN_URLS": f"turn:127.0.0.1:{port}?transport=udp,turn:127.0.0.1:{port}?transport=tcp",
+        "TURN_SECRET": secret,
+    }
+
+
+def coturn_command(config: Path, folder: Path, port: int, tls_port: int, cert: Path, key: Path) -> list[str]:
+    """turnserver with `config` as it is, plus loopback addresses and one exception.
+
+    The shipped config refuses loopback peers, rightly for a public server;
+    here both browsers are on this machine, so 127.0.0.1 alone is allowed.
+    """
+    return [
+        TURNSERVER,
+        *("-c", str(config)),
+        *("--listening-ip", "127.0.0.1", "--relay-ip", "127.0.0.1"),
+        *("--listening-port", str(port), "--tls-listening-port", str(tls_port)),
+        *("--cert", str(cert), "--pkey", str(key)),
+        *("--allow-loopback-peers", "--allowed-peer-ip", "127.0.0.1"),
+        *("--log-file", "stdout", "--no-cli", "--pidfile", str(folder / "turnserver.pid")),
+        # An empty user database of its own instead of Debian's /var/lib/turn/turndb.
+        *("--db", str(folder / "turndb")),
+    ]
+
+
+def stun_answers(port: int, timeout: float = 0.2) -> bool:
+    """True if a STUN Binding request to 127.0.0.1:port gets its response."""
+    transaction = secrets.token_bytes(12)
+    request = b"\x00\x01\x00\x00\x21\x12\xa4\x42" + transaction
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        sock.settimeout(timeout)
+        try:
+            sock.sendto(request, ("127.0.0.1", port))
+            reply = sock.recv(2048)
+        except OSError:
+            return False
+    return reply[:2] == b"\x01\x01" and reply[8:20] == transaction
+
+
+# --- Running it -------------------------------------------------------------------------------------
+
+
+def _die_with_parent() -> None:
+    """In the child: get SIGTERM when the stack script dies, even by SIGKILL."""
+    ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+
+
+class Stack:
+    """coturn, gunicorn and nginx started in that order; stop() ends them in reverse."""
+
+    def __init__(self, folder: Path, https_port: int, http_port: int):
+        self.folder = folder
+        self.https_port, self.http_port = https_port, http_port
+        self.url = f"https://127.0.0.1:{https_port}/"
+        self.processes: list[tuple[str, subprocess.Popen, Path]] = []
+
+    def start(self) -> None:
+        for name, port in (("STACK_PORT", self.https_port), ("STACK_HTTP_PORT", self.http_port)):
+            if not _is_free("127.0.0.1", port):
+                raise RuntimeError(f"Port {port} is taken: set {name} to another port.")
+        for program, package in ((NGINX, "nginx"), (TURNSERVER, "coturn")):
+            if not Path(program).exists():
+                raise RuntimeError(f"{program} is missing: apt-get install {package}")
+        cert, key = make_certificate(self.folder)
+        turn_port = free_port_pair()
+        self.turn_port = turn_port
+        settings = turn_settings(turn_port, os.environ.get("TURN_SECRET") or secrets.token_urlsafe(32))
+        self._start_coturn(settings, cert, key, turn_port)
+        self.app_port = free_port()
+        self._start_app(settings)
+        self._start_nginx(cert, key)
+
+    def _spawn(self, name: str, command: list[str], **options) -> subprocess.Popen:
+        log = self.folder / f"{name}.log"
+        with log.open("w") as out:
+            proc = subprocess.Popen(
+                command,
+                stdin=subprocess.DEVNULL,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                # Its own session: the terminal's Ctrl-C reaches only this
+                # script, which then stops the servers in order.
+                start_new_session=True,
+                preexec_fn=_die_with_parent,
+                **options,
+            )
+        self.processes.append((name, proc, log))
+        return proc
+
+    def _start_coturn(self, settings: dict[str, str], cert: Path, key: Path, port: int) -> None:
+        from chat.turn_config import TEMPLATE, render
+
+        config = self.folder / "turnserver.conf"
+        config.touch(mode=0o600)
+        urls = settings["TURN_URLS"].split(",")
+        config.write_text(render(TEMPLATE.read_text(), urls, settings["TURN_SECRET"]))
+        tls_port = free_port_pair(avoid=(port, port + 1))
+        command = coturn_command(config, self.folder, port, tls_port, cert, key)
+        self._spawn("turnserver", command, cwd=self.folder)
+        self._wait("turnserver", lambda: stun_answers(port))
+
+    def _start_app(self, settings: dict[str, str]) -> None:
+        env = {
+            **os.environ,
+            "APP_ENV": "production",
+            "SECRET_KEY": os.environ.get("SECRET_KEY") or secrets.token_urlsafe(32),
+            "PROXY_HOPS": "1",
+            "GUNICORN_BIND": f"127.0.0.1:{self.app_port}",
+            "PYTHONUNBUFFERED": "1",
+            **settings,
+        }
+        if env.get("GUNICORN_WORKER") == "gevent":
+            env.setdefault("ASYNC_MODE", "gevent")
+        pid = str(self.folder / "gunicorn.pid")
+        command = [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "--pid", pid, "wsgi:app"]
+        self._spawn("gunicorn", command, cwd=ROOT, env=env)
+        self._wait("gunicorn", lambda: _answers(f"http://127.0.0.1:{self.app_port}/"))
+
+    def _start_nginx(self, cert: Path, key: Path) -> None:
+        site = self.folder / "site.conf"
+        site.write_text(render_site(self.app_port, self.http_port, self.https_port, cert, key))
+        config = self.folder / "nginx.conf"
+        config.write_text(nginx_config(self.folder, site))
+        self._spawn("nginx", [NGINX, "-p", str(self.folder), "-c", str(config)])
+        self._wait("nginx", lambda: _answers(f"{self.url}static/favicon.svg"))
+
+    def _wait(self, name: str, ready) -> None:
+        deadline = time.monotonic() + START_TIMEOUT
+        while not ready():
+            self.check()
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"{name} did not answer within {START_TIMEOUT:.0f} s.\n{self._tail(name)}")
+            time.sleep(0.1)
+
+    def check(self) -> None:
+        """Raise if a server has exited, with the end of its log."""
+        for name, proc, _ in self.processes:
+            if proc.poll() is not None:
+                raise RuntimeError(f"{name} exited with code {proc.returncode}.\n{self._tail(name)}")
+
+    def _tail(self, name: str, lines: int = 30) -> str:
+        log = self.folder / f"{name}.log"
+        text = log.read_text(errors="replace") if log.exists() else ""
+        if name == "nginx" and (self.folder / "nginx-error.log").exists():
+            text += (self.folder / "nginx-error.log").read_text(errors="replace")
+        return "\n".join(text.splitlines()[-lines:])
+
+    def stop(self) -> None:
+        """Stop the servers, the last started first: nginx, gunicorn, coturn."""
+        for _, proc, _ in reversed(self.processes):
+            if proc.poll() is None:
+                # SIGINT is gunicorn's quick shutdown (SIGTERM would wait up to
+                # graceful_timeout for open sockets); nginx and coturn exit on it too.
+                proc.send_signal(signal.SIGINT)
+                try:
+                    proc.wait(timeout=10)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
+                    proc.wait()
+
+
+def _answers(url: str) -> bool:
+    context = ssl.create_default_context()
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE
+    try:
+        with urllib.request.urlopen(url, timeout=2, context=context):
+            return True
+    except urllib.error.HTTPError:
+        return True
+    except OSError:
+        return False
+
+
+def _stop(signum, frame) -> None:
+    """First Ctrl-C or SIGTERM: stop. Later ones (make passes them on too) change nothing."""
+    _ignore_signals()
+    raise KeyboardInterrupt
+
+
+def _ignore_signals() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+
+
+def main() -> int:
+    folder = Path(os.environ.get("STACK_DIR") or ROOT / ".stack").resolve()
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir(parents=True)
+    https_port = int(os.environ.get("STACK_PORT", "8443"))
+    stack = Stack(folder, https_port, int(os.environ.get("STACK_HTTP_PORT", "8080")))
+    signal.signal(signal.SIGINT, _stop)
+    signal.signal(signal.SIGTERM, _stop)
+    try:
+        stack.start()
+        worker = os.environ.get("GUNICORN_WORKER", "eventlet")
+        print(
+            f"\nThe video-call app, production shape, is at  {stack.url}\n\n"
+            f"  nginx    https on 127.0.0.1:{stack.https_port} (self-signed certificate: the browser warns"
+            f" once), http on {stack.http_port} redirects\n"
+            f"  gunicorn {worker} worker on 127.0.0.1:{stack.app_port}\n"
+            f"  coturn   STUN and TURN on 127.0.0.1:{stack.turn_port}\n"
+            f"  logs     {folder}/\n\n"
+            "Open it in two windows (one private) to call yourself. Ctrl-C stops everything.",
+            flush=True,
+        )
+        while True:
+            stack.check()
+            time.sleep(0.5)
+    except KeyboardInterrupt:
+        print("\nStopping nginx, gunicorn and coturn.", flush=True)
+        return 0
+    except (RuntimeError, subprocess.CalledProcessError, ValueError) as error:
+        print(f"make stack: {error}", file=sys.stderr, flush=True)
+        return 1
+    finally:
+        _ignore_signals()
+        stack.stop()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
