@@ -23,9 +23,10 @@ lint: $(VENV)/.dev
 	$(BIN)/ruff format .
 
 # Debian's Chromium for the browser tests (Playwright cannot download one here),
-# coturn for the TURN tests and nginx for the proxy tests.
+# coturn for the TURN tests, nginx for the proxy tests, systemd to check the unit file.
 system-packages:
-	scripts/ensure-packages.sh /usr/bin/chromium=chromium /usr/bin/turnserver=coturn /usr/sbin/nginx=nginx
+	scripts/ensure-packages.sh /usr/bin/chromium=chromium /usr/bin/turnserver=coturn /usr/sbin/nginx=nginx \
+		/usr/bin/systemd-analyze=systemd
 
 stack-packages:
 	scripts/ensure-packages.sh /usr/bin/turnserver=coturn /usr/sbin/nginx=nginx openssl

@@ -1,0 +1,117 @@
+"""The systemd unit and its environment file, as docs/deploy.md installs them."""
+
+import configparser
+import getpass
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from scripts.stack import free_port
+from tests.live import ROOT
+
+UNIT = ROOT / "deploy" / "videocall.service"
+ENV_FILE = ROOT / "deploy" / "videocall.env"
+# Settings are read as os.environ.get("NAME"...) or _env_int/_env_float/_env_list("NAME"...).
+SETTING = re.compile(r"""(?:os\.environ\.get|_env_\w+)\(\s*["'](\w+)["']""")
+
+
+def unit() -> configparser.ConfigParser:
+    parser = configparser.ConfigParser(interpolation=None, strict=False)
+    parser.optionxform = str
+    parser.read_string(UNIT.read_text())
+    return parser
+
+
+def env_file(text: str) -> dict[str, str]:
+    """NAME=value lines as systemd's EnvironmentFile reads them (comments and blanks skipped)."""
+    pairs = (line.split("=", 1) for line in text.splitlines() if line.strip() and not line.startswith("#"))
+    return {name.strip(): value.strip() for name, value in pairs}
+
+
+def settings_read_by(*paths: Path) -> set[str]:
+    return {name for path in paths for name in SETTING.findall(path.read_text())}
+
+
+def test_the_environment_file_names_only_settings_that_exist():
+    known = settings_read_by(ROOT / "config.py", ROOT / "gunicorn.conf.py", ROOT / "chat" / "__init__.py")
+    named = set(re.findall(r"^#?([A-Z][A-Z0-9_]+)=", ENV_FILE.read_text(), re.MULTILINE))
+    assert named, "no settings found in deploy/videocall.env"
+    assert named <= known, f"not settings of the app: {named - known}"
+
+
+def test_the_readme_lists_every_setting():
+    readme = (ROOT / "README.md").read_text()
+    known = settings_read_by(ROOT / "config.py", ROOT / "gunicorn.conf.py", ROOT / "chat" / "__init__.py")
+    missing = {name for name in known if f"`{name}`" not in readme}
+    assert not missing, f"settings missing from README.md: {missing}"
+
+
+def test_systemd_accepts_the_unit(tmp_path):
+    """`systemd-analyze verify` on the unit, its paths pointed at this checkout."""
+    if shutil.which("systemd-analyze") is None:
+        pytest.fail("systemd-analyze is missing: install Debian's systemd (`make system-packages`)")
+    text = UNIT.read_text()
+    user = getpass.getuser()
+    text = text.replace("/srv/videocall/.venv/bin/gunicorn", str(Path(sys.executable).parent / "gunicorn"))
+    text = text.replace("/srv/videocall", str(ROOT)).replace("/etc/videocall/env", str(ENV_FILE))
+    text = text.replace("User=videocall", f"User={user}").replace("Group=videocall", f"Group={user}")
+    rendered = tmp_path / "videocall.service"
+    rendered.write_text(text)
+    result = subprocess.run(["systemd-analyze", "verify", str(rendered)], capture_output=True, text=True)
+    problems = [line for line in result.stderr.splitlines() if "videocall.service" in line]
+    # As root, systemd warns that User=root is "not safe"; that is this machine, not the unit.
+    problems = [line for line in problems if "Special user root configured" not in line]
+    assert result.returncode == 0 and not problems, result.stderr
+
+
+def test_the_units_command_with_the_environment_file_serves_and_stops_on_sigterm():
+    """What systemd would run: ExecStart in WorkingDirectory with EnvironmentFile's settings."""
+    service = unit()["Service"]
+    command = service["ExecStart"].split()
+    assert command[0] == "/srv/videocall/.venv/bin/gunicorn"
+    assert service["WorkingDirectory"] == "/srv/videocall"
+    settings = env_file(ENV_FILE.read_text())
+    assert settings["APP_ENV"] == "production"
+    assert settings["PROXY_HOPS"] == "1"
+    # The blanks the administrator fills in.
+    assert settings["SECRET_KEY"] == "" and settings["TURN_SECRET"] == ""
+    port = free_port()
+    env = {
+        "PATH": os.environ["PATH"],
+        **settings,
+        "SECRET_KEY": "filled-in-secret",
+        "TURN_SECRET": "filled-in-turn-secret",
+        "GUNICORN_BIND": f"127.0.0.1:{port}",
+    }
+    gunicorn = str(Path(sys.executable).parent / "gunicorn")
+    proc = subprocess.Popen(
+        [gunicorn, *command[1:]], cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
+    )
+    try:
+        deadline = time.monotonic() + 20
+        while True:
+            assert proc.poll() is None, proc.stdout.read().decode()
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=2) as response:
+                    assert response.status == 200
+                    break
+            except OSError:
+                assert time.monotonic() < deadline, "gunicorn did not answer"
+                time.sleep(0.2)
+        # systemd's stop: SIGTERM to the main process (KillMode=mixed).
+        proc.send_signal(signal.SIGTERM)
+        timeout = float(service["TimeoutStopSec"])
+        assert proc.wait(timeout=timeout) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        proc.stdout.close()
