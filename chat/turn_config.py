@@ -1,7 +1,6 @@
 """`flask turn-config`: print a coturn config that matches the app's settings.
 
-It is deploy/turnserver.conf with the realm, ports and certificate paths taken
-from TURN_URLS, so the two cannot drift apart. The shared secret is added only
+It is deploy/turnserver.conf with the realm and ports taken from TURN_URLS, so the two cannot drift apart. The shared secret is added only
 when asked (--with-secret), for a file that only root and coturn can read.
 """
 
@@ -34,7 +33,7 @@ def parse_turn_urls(urls: list[str]) -> dict:
 
 
 def render(template: str, urls: list[str], secret: str | None) -> str:
-    """Return `template` with realm, ports and certificates set for `urls`."""
+    """Return `template` with realm and ports set for `urls`."""
     found = parse_turn_urls(urls)
     host = found["host"]
     values = {"realm": host}
@@ -42,8 +41,6 @@ def render(template: str, urls: list[str], secret: str | None) -> str:
         values["listening-port"] = found["port"]
     if found["tls_port"]:
         values["tls-listening-port"] = found["tls_port"]
-        values["cert"] = f"/etc/letsencrypt/live/{host}/fullchain.pem"
-        values["pkey"] = f"/etc/letsencrypt/live/{host}/privkey.pem"
     lines = []
     for line in template.splitlines():
         key = line.split("=", 1)[0]

@@ -2,10 +2,12 @@
 
 import configparser
 import getpass
+import grp
 import os
 import re
 import shutil
 import signal
+import stat
 import subprocess
 import sys
 import time
@@ -115,3 +117,46 @@ def test_the_units_command_with_the_environment_file_serves_and_stops_on_sigterm
             proc.kill()
             proc.wait()
         proc.stdout.close()
+
+
+def test_the_certbot_hook_gives_coturn_a_readable_copy_and_reloads_both(tmp_path):
+    lineage = tmp_path / "live" / "talk.example.org"
+    lineage.mkdir(parents=True)
+    for name in ("fullchain.pem", "privkey.pem", "cert.pem"):
+        (lineage / name).write_text(f"{name} contents\n")
+    # systemd does not run here: a stand-in systemctl records what it was asked.
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    calls = tmp_path / "systemctl-calls"
+    (bin_dir / "systemctl").write_text(f'#!/bin/sh\necho "$*" >> {calls}\n')
+    (bin_dir / "systemctl").chmod(0o755)
+    group = grp.getgrgid(os.getgid()).gr_name
+    certs = tmp_path / "coturn-certs"
+    env = {
+        "PATH": f"{bin_dir}:{os.environ['PATH']}",
+        "RENEWED_LINEAGE": str(lineage),
+        "COTURN_CERTS": str(certs),
+        "COTURN_GROUP": group,
+    }
+    result = subprocess.run(
+        [ROOT / "deploy" / "certbot-deploy-hook"], env=env, capture_output=True, text=True
+    )
+    assert result.returncode == 0, result.stderr
+    assert sorted(path.name for path in certs.iterdir()) == ["fullchain.pem", "privkey.pem"]
+    assert stat.S_IMODE(certs.stat().st_mode) == 0o750
+    for path in certs.iterdir():
+        assert path.read_text() == (lineage / path.name).read_text()
+        assert stat.S_IMODE(path.stat().st_mode) == 0o640
+        assert path.stat().st_gid == os.getgid()
+    assert calls.read_text().splitlines() == ["kill --signal=USR2 coturn.service", "reload nginx.service"]
+
+
+def test_the_certbot_hook_refuses_to_run_without_a_certificate_folder():
+    result = subprocess.run(
+        [ROOT / "deploy" / "certbot-deploy-hook"],
+        env={"PATH": os.environ["PATH"]},
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode != 0
+    assert "RENEWED_LINEAGE" in result.stderr
