@@ -160,3 +160,11 @@ def test_the_certbot_hook_refuses_to_run_without_a_certificate_folder():
     )
     assert result.returncode != 0
     assert "RENEWED_LINEAGE" in result.stderr
+
+
+def test_the_files_the_docs_name_exist():
+    for doc in (ROOT / "README.md", ROOT / "docs" / "deploy.md"):
+        named = set(re.findall(r"(?<![/\w])((?:deploy|scripts|docs)/[\w.-]+)", doc.read_text()))
+        assert named, doc
+        missing = sorted(path for path in named if not (ROOT / path).exists())
+        assert not missing, f"{doc.name} names files that do not exist: {missing}"
