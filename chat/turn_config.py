@@ -1,7 +1,8 @@
 """`flask turn-config`: print a coturn config that matches the app's settings.
 
-It is deploy/turnserver.conf with the realm and ports taken from TURN_URLS, so the two cannot drift apart. The shared secret is added only
-when asked (--with-secret), for a file that only root and coturn can read.
+It is deploy/turnserver.conf with the realm and ports taken from TURN_URLS,
+so the two cannot drift apart. The shared secret is added only when asked
+(--with-secret), for a file that only root and coturn can read.
 """
 
 import re
