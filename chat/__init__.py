@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from flask import Flask, render_template
 from werkzeug.exceptions import HTTPException
 
-from chat import events, security, turn_config, views  # noqa: F401
+from chat import eventlet_mask, events, security, turn_config, views  # noqa: F401
 from chat.auth import csrf_token, login_manager
 from chat.extensions import socketio
 from chat.ice import check_settings
@@ -48,6 +48,8 @@ def create_app(config: Mapping | None = None) -> Flask:
         ping_timeout=app.config["PING_TIMEOUT"],
     )
     app.extensions["chat.socketio_server"] = socketio.server
+    if socketio.async_mode == "eventlet":
+        eventlet_mask.install()
     security.init_app(app)
     app.jinja_env.globals["csrf_token"] = csrf_token
     turn_config.init_app(app)
