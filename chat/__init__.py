@@ -1,7 +1,8 @@
 """A one-to-one video-calling app: Flask pages and Socket.IO signaling."""
 
-# chat.events registers its handlers on the unbound `socketio` when imported;
-# it must be imported before the first init_app so every app gets them.
+# chat.events registers its connect and disconnect handlers on the unbound
+# `socketio` when imported, so it must be imported before the first init_app;
+# events.init_app then puts the event handlers on each app's server.
 
 import logging
 import os
@@ -48,6 +49,7 @@ def create_app(config: Mapping | None = None) -> Flask:
         ping_timeout=app.config["PING_TIMEOUT"],
     )
     app.extensions["chat.socketio_server"] = socketio.server
+    events.init_app(app)
     if socketio.async_mode == "eventlet":
         eventlet_mask.install()
     security.init_app(app)

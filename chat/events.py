@@ -3,15 +3,23 @@
 The sender of every event is the logged-in user of the socket, never a name
 found in the payload. Every handler acknowledges {ok: true, ...} or
 {ok: false, error, message}.
+
+Connecting and disconnecting go through Flask-SocketIO, with the request
+context and the session cookie. The events themselves are registered on the
+Socket.IO server directly: the sender was settled when the socket connected
+(`Sender`, kept per socket id until it disconnects), so an event needs only
+the app context, not a request context that would decode and verify the
+session cookie again for every ICE candidate (more than half the CPU time of
+a relayed message, measured with py-spy; docs/benchmarks.md).
 """
 
-import functools
 import logging
 from collections.abc import Callable
+from dataclasses import dataclass
 
-from flask import current_app, request
+from flask import Flask, current_app, request
 from flask_login import current_user
-from flask_socketio import ConnectionRefusedError, emit, join_room, leave_room, rooms
+from flask_socketio import ConnectionRefusedError, emit, join_room
 
 from chat import protocol as p
 from chat.calls import (
@@ -27,26 +35,57 @@ from chat.extensions import socketio
 
 log = logging.getLogger(__name__)
 
-Handler = Callable[[str, dict], dict | None]
+
+
+@dataclass(frozen=True, slots=True)
+class Sender:
+    """Who a connected socket belongs to, settled from its session when it connected."""
+
+    name: str
+    sid: str
+    address: str | None
+
+
+Handler = Callable[[Sender, dict], dict | None]
+HANDLERS: dict[str, Handler] = {}
 
 
 def event(name: str) -> Callable[[Handler], Handler]:
-    """Register fn(sender, payload) as the handler of `name`, acknowledging its result."""
+    """Make fn(sender, payload) the handler of `name`; init_app registers it."""
 
     def decorate(fn: Handler) -> Handler:
-        @functools.wraps(fn)
-        def handle(payload: object = None, *_ignored: object) -> dict:
-            try:
-                if not current_user.is_authenticated:
-                    raise SignalingError("unauthorized")
-                return {"ok": True, **(fn(current_user.name, p.envelope(payload)) or {})}
-            except SignalingError as err:
-                return err.as_ack()
-
-        socketio.on_event(name, handle)
+        HANDLERS[name] = fn
         return fn
 
     return decorate
+
+
+def senders() -> dict[str, Sender]:
+    """The connected sockets of this process, by socket id."""
+    return current_app.extensions["chat.senders"]
+
+
+def init_app(app: Flask) -> None:
+    """Register the event handlers on the app's Socket.IO server."""
+    app.extensions["chat.senders"] = {}
+    for name, fn in HANDLERS.items():
+        socketio.server.on(name, _acknowledging(app, fn))
+
+
+def _acknowledging(app: Flask, fn: Handler) -> Callable[..., dict]:
+    known = app.extensions["chat.senders"]
+
+    def handle(sid: str, payload: object = None, *_ignored: object) -> dict:
+        sender = known.get(sid)
+        if sender is None:
+            return SignalingError("unauthorized").as_ack()
+        with app.app_context():
+            try:
+                return {"ok": True, **(fn(sender, p.envelope(payload)) or {})}
+            except SignalingError as err:
+                return err.as_ack()
+
+    return handle
 
 
 @socketio.on("connect")
@@ -60,6 +99,7 @@ def on_connect(auth: object = None) -> None:
     except SignalingError as err:
         raise ConnectionRefusedError(err.code, err.as_ack()) from None
     announce_ended(ended)
+    senders()[request.sid] = Sender(name, request.sid, request.remote_addr)
     join_room(p.user_room(name))
     call = store().call_of(name)
     emit(p.HELLO, {"name": name, "call": call.view(name) if call else None})
@@ -69,6 +109,7 @@ def on_connect(auth: object = None) -> None:
 @socketio.on("disconnect")
 def on_disconnect(reason: object = None) -> None:
     """A socket is gone; the name is kept for the grace period after the last one."""
+    senders().pop(request.sid, None)
     if current_user.is_authenticated and store().detach(current_user.name, request.sid) == 0:
         start_grace_timer(current_user.name)
 
@@ -80,73 +121,74 @@ def on_unknown(name: str, *_args: object) -> dict:
 
 
 @event(p.CALL)
-def call(sender: str, payload: dict) -> dict:
+def call(sender: Sender, payload: dict) -> dict:
     """The caller rings payload.to; every socket of the callee gets `ring`."""
     callee = p.name_field(payload, "to")
     check_rate(
-        (f"call:user:{sender}", "CALLS_PER_MINUTE"),
-        (f"call:addr:{request.remote_addr}", "CALLS_PER_MINUTE_PER_ADDRESS"),
+        (f"call:user:{sender.name}", "CALLS_PER_MINUTE"),
+        (f"call:addr:{sender.address}", "CALLS_PER_MINUTE_PER_ADDRESS"),
     )
-    new_call = store().start_call(sender, callee)
-    socketio.emit(p.RING, {"call_id": new_call.id, "from": sender}, to=p.user_room(callee))
+    new_call = store().start_call(sender.name, callee)
+    socketio.emit(p.RING, {"call_id": new_call.id, "from": sender.name}, to=p.user_room(callee))
     start_ring_timer(new_call)
     return {"call_id": new_call.id, "peer": callee}
 
 
 @event(p.CANCEL)
-def cancel(sender: str, payload: dict) -> None:
+def cancel(sender: Sender, payload: dict) -> None:
     """The caller withdraws a ringing call; both parties get `call_ended`."""
-    announce_ended(store().cancel(sender, p.call_id_field(payload)))
+    announce_ended(store().cancel(sender.name, p.call_id_field(payload)))
 
 
 @event(p.ACCEPT)
-def accept(sender: str, payload: dict) -> dict:
+def accept(sender: Sender, payload: dict) -> dict:
     """The callee accepts; both parties (all tabs) get `call_accepted`."""
-    accepted = store().accept(sender, p.call_id_field(payload))
+    accepted = store().accept(sender.name, p.call_id_field(payload))
     rooms_ = [p.user_room(accepted.caller), p.user_room(accepted.callee)]
     socketio.emit(p.CALL_ACCEPTED, {"call_id": accepted.id}, to=rooms_)
-    return {"call": accepted.view(sender)}
+    return {"call": accepted.view(sender.name)}
 
 
 @event(p.DECLINE)
-def decline(sender: str, payload: dict) -> None:
+def decline(sender: Sender, payload: dict) -> None:
     """The callee declines a ringing call; both parties get `call_ended`."""
-    announce_ended(store().decline(sender, p.call_id_field(payload)))
+    announce_ended(store().decline(sender.name, p.call_id_field(payload)))
 
 
 @event(p.HANGUP)
-def hangup(sender: str, payload: dict) -> None:
+def hangup(sender: Sender, payload: dict) -> None:
     """Either party ends the call (failed: true if the media failed); both get `call_ended`."""
     failed = payload.get("failed", False)
     if not isinstance(failed, bool):
         raise SignalingError("invalid_payload", "failed must be true or false.")
-    announce_ended(store().hangup(sender, p.call_id_field(payload), failed=failed))
+    announce_ended(store().hangup(sender.name, p.call_id_field(payload), failed=failed))
 
 
 @event(p.SIGNAL)
-def signal(sender: str, payload: dict) -> None:
+def signal(sender: Sender, payload: dict) -> None:
     """Relay one SDP description or ICE candidate to the peer of an accepted call."""
     call_id = p.call_id_field(payload)
     body = p.signal_body(payload, current_app.config["MAX_SDP_BYTES"])
-    peer = store().relay_target(sender, call_id)
-    socketio.emit(p.SIGNAL, {"call_id": call_id, "from": sender, **body}, to=p.user_room(peer))
+    peer = store().relay_target(sender.name, call_id)
+    socketio.emit(p.SIGNAL, {"call_id": call_id, "from": sender.name, **body}, to=p.user_room(peer))
 
 
 @event(p.MOVE)
-def move(sender: str, payload: dict) -> dict:
+def move(sender: Sender, payload: dict) -> dict:
     """Take an active call over in this page; both parties get `call_moved`."""
-    moved = store().move(sender, p.call_id_field(payload))
-    news = {"call_id": moved.id, "by": sender, "epoch": moved.epoch}
+    moved = store().move(sender.name, p.call_id_field(payload))
+    news = {"call_id": moved.id, "by": sender.name, "epoch": moved.epoch}
     socketio.emit(p.CALL_MOVED, news, to=[p.user_room(moved.caller), p.user_room(moved.callee)])
-    return {"call": moved.view(sender)}
+    return {"call": moved.view(sender.name)}
 
 
 @event(p.WATCH)
-def watch(sender: str, payload: dict) -> dict:
+def watch(sender: Sender, payload: dict) -> dict:
     """Follow whether payload.name is online; `presence` events follow."""
     name = p.name_field(payload, "name")
-    for room in rooms():
+    server = socketio.server
+    for room in server.rooms(sender.sid):
         if room.startswith("presence:"):
-            leave_room(room)
-    join_room(p.presence_room(name))
+            server.leave_room(sender.sid, room)
+    server.enter_room(sender.sid, p.presence_room(name))
     return {"name": name, "online": store().holder(name) is not None}
