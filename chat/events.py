@@ -36,7 +36,6 @@ from chat.extensions import socketio
 log = logging.getLogger(__name__)
 
 
-
 @dataclass(frozen=True, slots=True)
 class Sender:
     """Who a connected socket belongs to, settled from its session when it connected."""
