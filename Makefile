@@ -45,3 +45,30 @@ $(VENV)/.dev: requirements.txt requirements-dev.txt | $(VENV)/bin/python
 # Refresh the front-end files served by the app from their npm packages.
 vendor:
 	scripts/vendor.sh
+
+# Benchmarks (docs/benchmarks.md): the app under gunicorn eventlet and gevent against a
+# minimal Node.js socket.io relay, server on CPU 0 and load generator on CPU 1.
+# `make bench-quick` is a smoke run of under a minute. Options go in BENCH_ARGS,
+# e.g. `make bench BENCH_ARGS="--modes gevent --skip-browser"`. The load generator
+# (benchmarks/loadgen/) has no npm dependencies; the baseline's are installed by npm ci.
+.PHONY: bench bench-quick bench-packages
+BENCH_NODE_MODULES := benchmarks/baseline/node_modules/.package-lock.json
+
+bench: $(VENV)/.bench $(BENCH_NODE_MODULES)
+	$(BIN)/python -m benchmarks.run $(BENCH_ARGS)
+
+bench-quick: $(VENV)/.bench $(BENCH_NODE_MODULES)
+	$(BIN)/python -m benchmarks.run --quick $(BENCH_ARGS)
+
+bench-packages:
+	scripts/ensure-packages.sh /usr/bin/node=nodejs /usr/bin/npm=npm /usr/bin/chromium=chromium \
+		/usr/bin/turnserver=coturn
+
+$(VENV)/.bench: requirements.txt requirements-dev.txt requirements-bench.txt | $(VENV)/bin/python bench-packages
+	$(BIN)/pip install -q --disable-pip-version-check -r requirements-bench.txt
+	touch $@ $(VENV)/.dev $(VENV)/.app
+
+# Reinstalled when missing or older than the lock file.
+$(BENCH_NODE_MODULES): benchmarks/baseline/package-lock.json | bench-packages
+	cd benchmarks/baseline && npm ci --no-audit --no-fund
+	touch $@
