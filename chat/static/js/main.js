@@ -43,6 +43,7 @@ const state = {
   cameraOff: false,
   watching: null,
   routeTimer: null,
+  ice: null, // {callId, promise}: ICE servers fetched while the call rings
 };
 
 const signaling = connectSignaling({ onEvent, onStatus });
@@ -75,13 +76,42 @@ function setPhase(phase) {
   ui.showPhase(phase, state.call?.peer);
   if (phase === "ringing") startRinging();
   else stopRinging();
+  if ((phase === "calling" || phase === "ringing") && state.ice?.callId !== state.call.id) {
+    prefetchIceServers(state.call.id);
+  }
 }
 
-/** Fetch ICE servers afresh: TURN credentials expire, so never reuse old ones. */
-async function rtcConfiguration() {
+async function fetchIceServers() {
   const response = await fetch("/ice-servers", { cache: "no-store" });
   const body = await response.json().catch(() => ({ message: `The server answered ${response.status}.` }));
   if (!body.ok) throw new Error(body.message);
+  return body;
+}
+
+/**
+ * Fetch the ICE servers while the call rings, so that the first offer does
+ * not wait for them once it is accepted (about 40 ms on a busy server).
+ */
+function prefetchIceServers(callId) {
+  const promise = fetchIceServers();
+  promise.catch(() => {}); // rtcConfiguration fetches again
+  state.ice = { callId, promise };
+}
+
+/**
+ * The configuration for a call's peer connection. TURN credentials expire,
+ * so the ones fetched while it rang serve only its first connection and only
+ * while they have a minute left; otherwise (and without a call, for the
+ * connection check) they are fetched afresh.
+ */
+async function rtcConfiguration(call = null) {
+  let early = null;
+  if (call) {
+    early = state.ice?.callId === call.id && call.epoch === 0 ? state.ice.promise : null;
+    state.ice = null;
+  }
+  let body = early && (await early.catch(() => null));
+  if (!body || (body.expiresAt && body.expiresAt * 1000 - Date.now() < 60_000)) body = await fetchIceServers();
   const relay = body.iceTransportPolicy === "relay" || ui.hideIp();
   return { iceServers: body.iceServers, iceTransportPolicy: relay ? "relay" : "all" };
 }
@@ -93,7 +123,7 @@ async function startPeer() {
   ui.setStatus(`Connecting to ${call.peer}…`);
   let rtcConfig;
   try {
-    rtcConfig = await rtcConfiguration();
+    rtcConfig = await rtcConfiguration(call);
   } catch (err) {
     if (!isCurrent(call.id)) return;
     signaling.request("hangup", { call_id: call.id, failed: true });
@@ -154,6 +184,7 @@ function endCall(text) {
   closePeer();
   state.call = null;
   state.pending = [];
+  state.ice = null;
   sessionStorage.removeItem(ACTIVE_CALL_KEY);
   setPhase("idle");
   ui.setStatus(text);
