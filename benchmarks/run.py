@@ -89,6 +89,10 @@ def call_setup(app: Target, floor: Target, calls: int, under_load: bool, skip: s
             continue
         # call_setup advances the bar once per measured call: `calls` through the app, as many on the floor.
         desc = f"{app.name}: browser call setup, {label.replace('_', ' ')}"
+        # The browsers (and Playwright's driver) inherit this process's affinity: pinned to the
+        # generator's core, both Chromiums shared one core and call setup took 2-3 times as long.
+        pinned_to = os.sched_getaffinity(0)
+        os.sched_setaffinity(0, range(os.cpu_count()))
         with tqdm(desc=desc, unit="calls", total=2 * calls, leave=False, disable=None) as bar:
             try:
                 kwargs = {"load": load} if load else {}
@@ -96,6 +100,8 @@ def call_setup(app: Target, floor: Target, calls: int, under_load: bool, skip: s
             except Exception as err:
                 reason = f"call_setup.run failed: {type(err).__name__}: {err}"
                 out[label] = {"skipped": reason, "traceback": traceback.format_exc()[-4000:]}
+            finally:
+                os.sched_setaffinity(0, pinned_to)
         say(f"{app.name}: call setup {label}: {_brief(out[label])}")
     return out
 
