@@ -10,6 +10,7 @@ import os
 import re
 import resource
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -118,6 +119,7 @@ class Target:
 
     name = "target"
     kind = "target"
+    stop_signal = signal.SIGTERM
 
     def __init__(self) -> None:
         self.port = 0
@@ -198,7 +200,7 @@ class Target:
 
     def stop(self) -> None:
         if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
+            self.proc.send_signal(self.stop_signal)
             try:
                 self.proc.wait(timeout=10)
             except subprocess.TimeoutExpired:
@@ -211,6 +213,9 @@ class AppTarget(Target):
     """The app under gunicorn (gunicorn.conf.py) in one async mode."""
 
     kind = "app"
+    # SIGQUIT, gunicorn's quick shutdown: its graceful one waits up to graceful_timeout for open
+    # sockets, and a benchmark has no reason to wait for its own load.
+    stop_signal = signal.SIGQUIT
 
     def __init__(self, mode: str) -> None:
         self.name = f"app-{mode}"
@@ -234,18 +239,6 @@ class AppTarget(Target):
                 return workers[0]
             time.sleep(0.05)
         raise RuntimeError("gunicorn started no worker")
-
-    def stop(self) -> None:
-        # gunicorn's graceful shutdown waits up to graceful_timeout for open sockets: a benchmark has
-        # no reason to wait for its own load.
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.send_signal(3)  # SIGQUIT: quick shutdown
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        self.proc = None
 
 
 class NodeTarget(Target):

@@ -269,7 +269,7 @@ class Stack:
         pid = str(self.folder / "gunicorn.pid")
         command = [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "--pid", pid, "wsgi:app"]
         self._spawn("gunicorn", command, cwd=ROOT, env=env)
-        self._wait("gunicorn", lambda: _answers(f"http://127.0.0.1:{self.app_port}/"))
+        self._wait("gunicorn", lambda: answers(f"http://127.0.0.1:{self.app_port}/"))
 
     def _start_nginx(self, cert: Path, key: Path) -> None:
         site = self.folder / "site.conf"
@@ -277,7 +277,7 @@ class Stack:
         config = self.folder / "nginx.conf"
         config.write_text(nginx_config(self.folder, site))
         self._spawn("nginx", [NGINX, "-p", str(self.folder), "-c", str(config)])
-        self._wait("nginx", lambda: _answers(f"{self.url}static/favicon.svg"))
+        self._wait("nginx", lambda: answers(f"{self.url}static/favicon.svg"))
 
     def _wait(self, name: str, ready) -> None:
         deadline = time.monotonic() + START_TIMEOUT
@@ -314,7 +314,8 @@ class Stack:
                     proc.wait()
 
 
-def _answers(url: str) -> bool:
+def answers(url: str) -> bool:
+    """True if `url` answers HTTP at all (any status; https without checking the certificate)."""
     context = ssl.create_default_context()
     context.check_hostname = False
     context.verify_mode = ssl.CERT_NONE
