@@ -14,7 +14,16 @@ performance.now(), which two pages on one machine share:
   each side, registered when its stream is set (before any frame can show).
 
 A call's setup time is the later of the two sides' first frames minus the
-accept. run() gives p50 and p90 of those, and each side's times.
+accept. run() gives p50 and p90 of those, each side's times, and the route
+that every call took ("direct", or "relay" through a TURN server).
+
+There are two routes: direct (the app started without TURN settings, the
+floor with no ICE servers), and relay, through a loopback coturn (coturn()):
+the app started with relay_settings(), which make it relay every call, and
+the floor pages given floor_turn() credentials and iceTransportPolicy
+"relay". `make bench` (benchmarks/run.py) measures both, each idle and under
+figure 2's load, as "call_setup": {"direct": {"idle": ..., "under_load": ...},
+"relay": {...}}; --standalone here starts everything it needs for either.
 
     python -m benchmarks.call_setup --standalone            # starts all it needs
     python -m benchmarks.call_setup --app URL --floor URL [--turn-url U --turn-secret S]
@@ -554,6 +563,16 @@ def floor_turn(urls: list[str], secret: str, ttl: int = 3600) -> dict:
     return {"urls": urls, "username": username, "credential": credential}
 
 
+def relay_settings(turn_urls: list[str], secret: str) -> dict[str, str]:
+    """The app's settings for the relay route: coturn's TURN (and STUN) URLs, its secret, relay only."""
+    return {
+        "TURN_URLS": ",".join(turn_urls),
+        "TURN_SECRET": secret,
+        "STUN_URLS": turn_urls[0].replace("turn:", "stun:").split("?")[0],
+        "ICE_TRANSPORT_POLICY": "relay",
+    }
+
+
 def _wait_http(url: str, proc: subprocess.Popen, what: str, timeout: float = 15.0) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -609,8 +628,13 @@ def app_server(**settings: str) -> Iterator[str]:
 
 @contextmanager
 def coturn() -> Iterator[tuple[list[str], str]]:
-    """A loopback coturn, as the browser tests run it; yields its TURN URLs and shared secret."""
+    """A loopback coturn, as the browser tests run it; yields its TURN URLs and shared secret.
+
+    Raises CallSetupError if it does not start (tests.coturn reports that with pytest.fail()).
+    """
     import tempfile
+
+    import pytest
 
     from tests.browser.conftest import TURN_TEST_CONFIG
     from tests.coturn import Coturn
@@ -619,7 +643,10 @@ def coturn() -> Iterator[tuple[list[str], str]]:
     with tempfile.TemporaryDirectory(prefix="bench-coturn-") as tmp:
         config = Path(tmp) / "turnserver.conf"
         config.write_text(TURN_TEST_CONFIG)
-        server = Coturn(config, "--static-auth-secret", secret)
+        try:
+            server = Coturn(config, "--static-auth-secret", secret)
+        except pytest.fail.Exception as err:
+            raise CallSetupError(f"coturn did not start: {err}") from None
         try:
             yield [f"turn:127.0.0.1:{server.port}?transport=udp"], secret
         finally:
@@ -637,16 +664,9 @@ def standalone(
             with app_server() as app_url:
                 results["direct" + suffix] = run(app_url, floor_url, calls, None, progress, load, trace)
         if "relay" in modes:
-            with coturn() as (turn_urls, secret):
-                settings = {
-                    "TURN_URLS": ",".join(turn_urls),
-                    "TURN_SECRET": secret,
-                    "STUN_URLS": turn_urls[0].replace("turn:", "stun:").split("?")[0],
-                    "ICE_TRANSPORT_POLICY": "relay",
-                }
-                with app_server(**settings) as app_url:
-                    turn = floor_turn(turn_urls, secret)
-                    results["relay" + suffix] = run(app_url, floor_url, calls, turn, progress, load, trace)
+            with coturn() as (turn_urls, secret), app_server(**relay_settings(turn_urls, secret)) as app_url:
+                turn = floor_turn(turn_urls, secret)
+                results["relay" + suffix] = run(app_url, floor_url, calls, turn, progress, load, trace)
     return results
 
 

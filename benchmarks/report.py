@@ -1,7 +1,10 @@
 """The results file: the machine, every figure of the app and of the Node baseline, and their ratios.
 
-`python -m benchmarks.report [FILES]` prints the Markdown table of docs/benchmarks.md
-from results files (default: the newest full run of each mode).
+`python -m benchmarks.report [FILES]` prints the Markdown tables of docs/benchmarks.md
+from results files (default: the newest full run of each mode): the headline figures
+against the Node baseline, the CPU of each phase, and figure 5 (call setup in
+Chromium), whose "call_setup" is {"direct"|"relay": {"idle"|"under_load": leaf}}
+(older files have only the direct route's {"idle", "under_load"} at its top).
 """
 
 import json
@@ -214,12 +217,53 @@ def cpu_markdown(results: list[dict]) -> str:
     return "\n".join(lines)
 
 
+# Figure 5's rows: (route, load) and their labels.
+CALL_SETUP_ROWS = [
+    (("direct", "idle"), "direct, idle"),
+    (("direct", "under_load"), "direct, under load"),
+    (("relay", "idle"), "relay, idle"),
+    (("relay", "under_load"), "relay, under load"),
+]
+
+
+def call_setup_routes(result: dict) -> dict:
+    """A run's figure 5 as {route: {load: leaf}}; the old layout ({load: leaf}) is the direct route."""
+    figure = result.get("call_setup") or {}
+    return {"direct": figure} if "idle" in figure or "under_load" in figure else figure
+
+
+def _p50_p90(side: dict | None) -> str:
+    return f"{_fmt(side['p50_ms'])} ({_fmt(side['p90_ms'])})" if side else "–"
+
+
+def call_setup_markdown(results: list[dict]) -> str:
+    """Figure 5: Accept to first remote frame, p50 (p90) ms, the app and the floor of each mode's run."""
+    if not results:
+        return "(no results)"
+    head = ["call setup, p50 (p90) ms"]
+    for r in results:
+        head += [f"app {r['mode']}", f"floor ({r['mode']} run)", f"{r['mode']} / floor"]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    routes = [call_setup_routes(r) for r in results]
+    for (route, load), label in CALL_SETUP_ROWS:
+        cells = [label]
+        for figure in routes:
+            leaf = figure.get(route, {}).get(load) or {}
+            measured = "skipped" not in leaf and "app" in leaf
+            cells += [_p50_p90(leaf["app"]), _p50_p90(leaf["floor"])] if measured else ["–", "–"]
+            cells.append(_fmt(leaf.get("ratio_p50")) if measured else "–")
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
 def main() -> None:
     paths = [Path(p) for p in sys.argv[1:]] or latest() or latest(quick=True)
     results = [json.loads(p.read_text()) for p in paths]
     print(markdown(results))
     print()
     print(cpu_markdown(results))
+    print()
+    print(call_setup_markdown(results))
 
 
 if __name__ == "__main__":

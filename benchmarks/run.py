@@ -3,7 +3,14 @@
     python -m benchmarks.run [--quick] [--modes eventlet,gevent] [--skip-browser]
 
 Every target runs on CPU 0 and the load generator on CPU 1. The Node baseline
-is measured once per run and compared with each mode. Writes
+is measured once per run and compared with each mode. Figure 5 (call setup in
+Chromium, benchmarks/call_setup.py) is measured for each mode on two routes,
+"direct" (the app without TURN settings) and "relay" (through one loopback
+coturn started for the whole run, the app restarted with its TURN settings),
+each "idle" and "under_load" (figure 2's load): "call_setup" in the results is
+{"direct": {"idle": ..., "under_load": ...}, "relay": {...}}, each leaf as
+call_setup.run() gives it or {"skipped": reason}. A quick run measures figure 5
+only with --browser, idle only, one call each. Writes
 benchmarks/results/<date>-<mode>.json (<date>-quick-<mode>.json with --quick,
 same keys) and, after a full run, the plots in docs/benchmarks/.
 """
@@ -17,7 +24,10 @@ import signal
 import sys
 import time
 import traceback
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
+from types import ModuleType
 
 from tqdm import tqdm
 
@@ -73,37 +83,106 @@ def measure(target: Target, params: Params) -> dict:
     return figures
 
 
-def call_setup(app: Target, floor: Target, calls: int, under_load: bool, skip: str | None) -> dict:
-    """Figure 5 from benchmarks/call_setup.py, idle and under figure 2's load, or {"skipped": reason}."""
+# Figure 5's routes, and the loads each is measured under: the keys of "call_setup".
+ROUTES = ("direct", "relay")
+LOADS = ("idle", "under_load")
+
+
+def skipped(reason: str, routes: tuple[str, ...] = ROUTES) -> dict:
+    """Figure 5's leaves on `routes`, each {"skipped": reason}."""
+    return {route: {load: {"skipped": reason} for load in LOADS} for route in routes}
+
+
+@contextmanager
+def turn_server(skip: str | None) -> Iterator[tuple[list[str], str] | str]:
+    """Figure 5's loopback coturn, one for the whole run: yields (TURN URLs, secret), or why there is none."""
     if skip:
-        return {"idle": {"skipped": skip}, "under_load": {"skipped": skip}}
+        yield skip
+        return
+    with ExitStack() as stack:
+        try:
+            module = importlib.import_module("benchmarks.call_setup")
+            turn = stack.enter_context(module.coturn())
+            say(f"coturn for figure 5's relay route: {turn[0][0]}")
+        except Exception as err:  # the relay route is skipped, the rest stands
+            turn = f"no coturn for the relay route: {type(err).__name__}: {err}"
+            say(turn)
+        yield turn
+
+
+def call_setup(
+    app: AppTarget, floor: Target, calls: int, under_load: bool, skip: str | None, turn: tuple | str
+) -> dict:
+    """Figure 5 from benchmarks/call_setup.py: {route: {load: leaf}} (see the module's doc).
+
+    turn: what turn_server() yields. The app is restarted for each route measured, and left
+    running with its plain settings.
+    """
+    if skip:
+        return skipped(skip)
     try:
         module = importlib.import_module("benchmarks.call_setup")
     except Exception as err:  # a missing or broken module skips figure 5, the rest stands
-        reason = f"benchmarks.call_setup not importable: {type(err).__name__}: {err}"
-        return {"idle": {"skipped": reason}, "under_load": {"skipped": reason}}
-    out = {}
-    for label, load in (("idle", None), ("under_load", background_load if under_load else None)):
-        if label == "under_load" and not under_load:
-            out[label] = {"skipped": "not measured in a quick run"}
-            continue
-        # call_setup advances the bar once per measured call: `calls` through the app, as many on the floor.
-        desc = f"{app.name}: browser call setup, {label.replace('_', ' ')}"
+        return skipped(f"benchmarks.call_setup not importable: {type(err).__name__}: {err}")
+    return Figure5(module, app, floor, calls, under_load).measure(turn)
+
+
+class Figure5:
+    """Figure 5 for one app target, the floor pages served by `floor`: each route and load."""
+
+    def __init__(self, module: ModuleType, app: AppTarget, floor: Target, calls: int, under_load: bool):
+        self.module = module
+        self.app = app
+        self.floor = floor
+        self.calls = calls
+        self.under_load = under_load
+
+    def measure(self, turn: tuple | str) -> dict:
+        try:
+            out = {"direct": self.route("direct", {}, None)}
+            if isinstance(turn, str):
+                return {**out, **skipped(turn, ("relay",))}
+            urls, secret = turn
+            settings = self.module.relay_settings(urls, secret)
+            out["relay"] = self.route("relay", settings, self.module.floor_turn(urls, secret))
+            return out
+        finally:
+            if self.app.settings:  # plain again for whatever follows
+                self.app.settings = {}
+                self.app.restart()
+
+    def route(self, route: str, settings: dict[str, str], turn: dict | None) -> dict:
+        """Both loads of one route, on the app restarted with `settings`; the floor relays with `turn`."""
+        self.app.settings = settings
+        try:
+            self.app.restart()
+        except RuntimeError as err:
+            reason = f"the app did not start with the {route} route's settings: {err}"
+            say(f"{self.app.name}: {reason}")
+            return skipped(reason, (route,))[route]
+        return {load: self.leaf(route, load, turn) for load in LOADS}
+
+    def leaf(self, route: str, load: str, turn: dict | None) -> dict:
+        if load == "under_load" and not self.under_load:
+            return {"skipped": "not measured in a quick run"}
+        label = f"{route}, {load.replace('_', ' ')}"
+        kwargs = {"load": background_load} if load == "under_load" else {}
         # The browsers (and Playwright's driver) inherit this process's affinity: pinned to the
         # generator's core, both Chromiums shared one core and call setup took 2-3 times as long.
         pinned_to = os.sched_getaffinity(0)
         os.sched_setaffinity(0, range(os.cpu_count()))
-        with tqdm(desc=desc, unit="calls", total=2 * calls, leave=False, disable=None) as bar:
+        # call_setup advances the bar once per measured call: `calls` through the app, as many on the floor.
+        desc = f"{self.app.name}: browser call setup, {label}"
+        with tqdm(desc=desc, unit="calls", total=2 * self.calls, leave=False, disable=None) as bar:
             try:
-                kwargs = {"load": load} if load else {}
-                out[label] = module.run(app.url, floor.url, calls, None, bar, **kwargs)
+                result = self.module.run(self.app.url, self.floor.url, self.calls, turn, bar, **kwargs)
             except Exception as err:
                 reason = f"call_setup.run failed: {type(err).__name__}: {err}"
-                out[label] = {"skipped": reason, "traceback": traceback.format_exc()[-4000:]}
+                result = {"skipped": reason, "traceback": traceback.format_exc()[-4000:]}
             finally:
                 os.sched_setaffinity(0, pinned_to)
-        say(f"{app.name}: call setup {label}: {_brief(out[label])}")
-    return out
+        say(f"{self.app.name}: call setup {label}: {_brief(result)}")
+        return result
 
 
 def _brief(result: dict) -> str:
@@ -161,6 +240,7 @@ def main(argv: list[str] | None = None) -> int:
     node = NodeTarget()
     apps: list[AppTarget] = []
     written = []
+    stack = ExitStack()  # figure 5's coturn
     try:
         say("Node baseline")
         node_figures = measure(node.start(), params)
@@ -170,15 +250,15 @@ def main(argv: list[str] | None = None) -> int:
             skip = "quick run (add --browser for one call each)"
         if not skip:
             node.restart()  # a fresh baseline serves the floor pages of figure 5 from here on
+        turn = stack.enter_context(turn_server(skip))
         for mode in modes:
             app = AppTarget(mode)
             apps.append(app)
             say(f"app, gunicorn {mode}")
             t1 = time.monotonic()
             app_figures = measure(app.start(), params)
-            if not skip:
-                app.restart()
-            figure5 = call_setup(app, node, params.browser_calls, not args.quick, skip)
+            # Restarts the app for each of its routes.
+            figure5 = call_setup(app, node, params.browser_calls, not args.quick, skip, turn)
             app.stop()
             say(f"app, gunicorn {mode} measured in {time.monotonic() - t1:.0f} s")
             result = {
@@ -204,8 +284,12 @@ def main(argv: list[str] | None = None) -> int:
         node.stop()
         for app in apps:
             app.stop()
+        stack.close()
     if written:
-        print(report.markdown([json.loads(p.read_text()) for p in written]))
+        results = [json.loads(p.read_text()) for p in written]
+        print(report.markdown(results))
+        print()
+        print(report.call_setup_markdown(results))
     if not args.quick and not args.no_plots and written:
         from benchmarks import plot
 

@@ -210,23 +210,27 @@ class Target:
 
 
 class AppTarget(Target):
-    """The app under gunicorn (gunicorn.conf.py) in one async mode."""
+    """The app under gunicorn (gunicorn.conf.py) in one async mode.
+
+    `settings` are added to its environment (over APP_ENV) from its next start on.
+    """
 
     kind = "app"
     # SIGQUIT, gunicorn's quick shutdown: its graceful one waits up to graceful_timeout for open
     # sockets, and a benchmark has no reason to wait for its own load.
     stop_signal = signal.SIGQUIT
 
-    def __init__(self, mode: str) -> None:
+    def __init__(self, mode: str, settings: dict[str, str] | None = None) -> None:
         self.name = f"app-{mode}"
         self.mode = mode
+        self.settings = dict(settings or {})
         super().__init__()
 
     def command(self) -> list[str]:
         return [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "wsgi:app"]
 
     def env(self) -> dict[str, str]:
-        env = {**os.environ, **APP_ENV, "PORT": str(self.port), **MODES[self.mode]}
+        env = {**os.environ, **APP_ENV, "PORT": str(self.port), **MODES[self.mode], **self.settings}
         if "ASYNC_MODE" not in MODES[self.mode]:
             env.pop("ASYNC_MODE", None)  # ASYNC_MODE unset: eventlet, as gunicorn's worker needs
         return env
