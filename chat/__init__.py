@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from flask import Flask, render_template
 from werkzeug.exceptions import HTTPException
 
-from chat import eventlet_mask, events, security, turn_config, views  # noqa: F401
+from chat import eventlet_mask, events, security, turn_config, views, websocket_transport  # noqa: F401
 from chat.auth import csrf_token, login_manager
 from chat.extensions import socketio
 from chat.ice import check_settings
@@ -52,6 +52,8 @@ def create_app(config: Mapping | None = None) -> Flask:
     events.init_app(app)
     if socketio.async_mode == "eventlet":
         eventlet_mask.install()
+    if socketio.async_mode in ("eventlet", "gevent"):
+        websocket_transport.install(socketio.server)
     security.init_app(app)
     app.jinja_env.globals["csrf_token"] = csrf_token
     turn_config.init_app(app)

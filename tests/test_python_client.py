@@ -19,22 +19,28 @@ def server(request):
     live.stop()
 
 
+def join(server, name: str, ca=None) -> requests.Session:
+    """An HTTP session that has joined as `name`; `ca` is the certificate to trust for https."""
+    http = requests.Session()
+    if ca:
+        # trust_env off, or REQUESTS_CA_BUNDLE in the environment would win over verify.
+        http.trust_env = False
+        http.verify = str(ca)
+    page = http.get(server.url + "/").text
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
+    response = http.post(
+        server.url + "/join", data={"name": name, "csrf_token": token}, allow_redirects=False
+    )
+    assert response.status_code == 302, response.text
+    return http
+
+
 class Client:
     """A user as a Python script: joins over HTTP, then talks Socket.IO."""
 
     def __init__(self, server, name, ca=None, transports=("websocket",)):
         """Join as `name` at server.url; `ca` is the certificate to trust for https."""
-        self.http = requests.Session()
-        if ca:
-            # trust_env off, or REQUESTS_CA_BUNDLE in the environment would win over verify.
-            self.http.trust_env = False
-            self.http.verify = str(ca)
-        page = self.http.get(server.url + "/").text
-        token = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
-        response = self.http.post(
-            server.url + "/join", data={"name": name, "csrf_token": token}, allow_redirects=False
-        )
-        assert response.status_code == 302, response.text
+        self.http = join(server, name, ca)
         self.received = []
         self.arrived = threading.Condition()
         self.transport_session = requests.Session()

@@ -1,0 +1,265 @@
+"""Engine.IO's WebSocket transport with one greenlet per connection instead of three.
+
+python-engineio (4.15.1, pinned) serves each WebSocket with three greenlets:
+the request's greenlet reads, a second one writes whatever a queue gets, and a
+third sleeps until the next ping. Every wait of the first two carries a
+45-second timer, and a service task waits once per socket to check the ping
+timeouts. With thousands of idle users those greenlets are most of the
+server's memory; at a thousand messages a second the cancelled timers live on
+in eventlet's timer heap long enough to reach the collector's oldest
+generation, and the full collections they bring take 130-160 ms.
+
+In eventlet and gevent mode, `install` changes that for WebSocket
+connections (long-polling keeps Engine.IO's own code):
+
+- a send writes the frame from the sending greenlet, under a per-socket lock,
+  without queue, writer greenlet or timer;
+- the reader waits without a timeout: a client that stops answering pings is
+  found by the pinger, which closes the socket and so ends the read;
+- one pinger task per server sends every socket's pings and checks their
+  answers, in place of a greenlet per socket and Engine.IO's service task.
+
+Closing never blocks the caller on the network: the close packet and frame
+are written by a short-lived task.
+"""
+
+import contextlib
+import logging
+import socket
+import struct
+import time
+
+from engineio import exceptions, packet
+from engineio import socket as eio_socket
+
+log = logging.getLogger(__name__)
+
+ENGINEIO_SOCKET = eio_socket.Socket
+_original = {
+    name: getattr(ENGINEIO_SOCKET, name) for name in ("_websocket_handler", "send", "close", "schedule_ping")
+}
+PINGER_TICK = 1.0  # seconds between the pinger's rounds; pings are due every PING_INTERVAL
+CLOSE_TIMEOUT = 5.0  # seconds a close waits for a send in progress
+
+
+class Pinger:
+    """Every socket's pings and ping timeouts, from one task of the server.
+
+    A socket is due a ping PING_INTERVAL after it connects or answers the last
+    one, and is closed if the answer has not come PING_TIMEOUT after the ping.
+    Both delays are the same for every socket, so insertion order is due order.
+    """
+
+    def __init__(self, server) -> None:
+        self.server = server
+        self.pings: dict = {}  # socket -> monotonic time its next ping is due
+        self.answers: dict = {}  # socket -> monotonic time by which it must have answered
+        self.task = None
+
+    def schedule(self, sock) -> None:
+        self.answers.pop(sock, None)
+        self.pings.pop(sock, None)
+        self.pings[sock] = time.monotonic() + self.server.ping_interval
+        if self.task is None:
+            self.task = self.server.start_background_task(self._run)
+
+    def _run(self) -> None:
+        while True:
+            self.server.sleep(PINGER_TICK)
+            try:
+                self.tick(time.monotonic())
+            except Exception:  # one bad socket must not end everyone's pings
+                log.exception("pinger round failed")
+
+    def tick(self, now: float) -> None:
+        for sock in _due(self.pings, now):
+            if sock.closing or sock.closed:
+                continue
+            sock.last_ping = time.time()
+            self.answers[sock] = now + self.server.ping_timeout
+            # In a task of its own: a write to one stuck client must not hold up the others' pings.
+            self.server.start_background_task(sock.send, packet.Packet(packet.PING))
+        for sock in _due(self.answers, now):  # still here: no answer came (schedule() takes it out)
+            if not (sock.closing or sock.closed):
+                self.server.logger.info("%s: Client is gone, closing socket", sock.sid)
+                sock.close(wait=False, abort=False, reason=self.server.reason.PING_TIMEOUT)
+            if sock.closed and self.server.sockets.get(sock.sid) is sock:
+                del self.server.sockets[sock.sid]
+
+
+def _due(schedule: dict, now: float) -> list:
+    """Take the entries of an insertion-ordered {socket: time} schedule that are due by `now`."""
+    due = []
+    for sock, at in schedule.items():
+        if at > now:
+            break
+        due.append(sock)
+    for sock in due:
+        del schedule[sock]
+    return due
+
+
+def schedule_ping(self) -> None:
+    pinger = getattr(self.server, "chat_pinger", None)
+    if pinger is None:
+        return _original["schedule_ping"](self)
+    # As Engine.IO's: only after the previous ping was answered (or at connect).
+    if self.last_ping:
+        self.last_ping = None
+        pinger.schedule(self)
+
+
+def send(self, pkt) -> None:
+    ws = getattr(self, "chat_ws", None)
+    if ws is None:
+        return _original["send"](self, pkt)
+    if not self.check_ping_timeout():
+        return
+    with self.chat_send_lock:
+        if self.closed:
+            return
+        try:
+            ws.send(pkt.encode())
+        except Exception as err:  # the client is gone; the reader sees it too and ends the socket
+            self.server.logger.info("%s: send failed: %s", self.sid, err)
+
+
+def close(self, wait: bool = True, abort: bool = False, reason=None) -> None:
+    ws = getattr(self, "chat_ws", None)
+    if ws is None:
+        return _original["close"](self, wait=wait, abort=abort, reason=reason)
+    if self.closed or self.closing:
+        return
+    self.closing = True
+    self.server._trigger_event(
+        "disconnect", self.sid, reason or self.server.reason.SERVER_DISCONNECT, run_async=False
+    )
+    task = self.server.start_background_task(_shut, self, ws, not abort)
+    self.closed = True
+    if wait:
+        task.join()
+
+
+def _shut(sock, ws, say_close: bool) -> None:
+    """Write Engine.IO's close packet (unless aborting), close the WebSocket, and end the connection.
+
+    A send stuck on a client that stopped reading holds the lock. Then the
+    connection is reset instead: that fails the stuck send, and the kernel
+    drops what was queued for the client rather than keeping it for minutes.
+    """
+    raw = getattr(ws, "socket", None) or getattr(getattr(ws, "ws", None), "sock", None)
+    if sock.chat_send_lock.acquire(timeout=CLOSE_TIMEOUT):
+        try:
+            if say_close:
+                ws.send(packet.Packet(packet.CLOSE).encode())
+            ws.close()
+        except Exception:
+            pass
+        finally:
+            sock.chat_send_lock.release()
+    elif raw is not None:
+        with contextlib.suppress(OSError):
+            raw.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    # Shut down rather than only close: the server's own references to the socket (its request
+    # file) keep a close from ending the connection, and a read or write waiting on it.
+    if raw is not None:
+        with contextlib.suppress(OSError):
+            raw.shutdown(socket.SHUT_RDWR)
+
+
+def _websocket_handler(self, ws):
+    """Engine.IO's handler for the WebSocket transport, as in python-engineio but without the writer."""
+    if self.connected:  # an upgrade from long-polling: Engine.IO's probe exchange
+        self.upgrading = True
+        pkt = _wait(self, ws)
+        decoded = packet.Packet(encoded_packet=pkt)
+        if decoded.packet_type != packet.PING or decoded.data != "probe":
+            self.server.logger.info("%s: Failed websocket upgrade, no PING packet", self.sid)
+            self.upgrading = False
+            return []
+        ws.send(packet.Packet(packet.PONG, data="probe").encode())
+        self.queue.put(packet.Packet(packet.NOOP))  # ends the pending poll
+        pkt = _wait(self, ws)
+        decoded = packet.Packet(encoded_packet=pkt)
+        if decoded.packet_type != packet.UPGRADE:
+            self.upgraded = False
+            self.server.logger.info("%s: Failed websocket upgrade, expected UPGRADE packet", self.sid)
+            self.upgrading = False
+            return []
+        self.upgraded = True
+        self.upgrading = False
+    else:
+        self.connected = True
+        self.upgraded = True
+
+    self.chat_send_lock = self.server.chat_lock()
+    with self.chat_send_lock:
+        # What was queued before (the OPEN packet, or sends during the upgrade) goes first; the
+        # queue is empty when chat_ws is set, with no switch between, so nothing is left in it.
+        for pkt in _drain(self):
+            ws.send(pkt.encode())
+        self.chat_ws = ws
+
+    while True:
+        try:
+            p = _wait(self, ws)
+        except Exception as err:
+            if not self.closed:
+                self.server.logger.info('%s: Unexpected error "%s", closing connection', self.sid, err)
+            break
+        if p is None:  # closed by the client (or by close())
+            break
+        try:
+            self.receive(packet.Packet(encoded_packet=p))
+        except exceptions.UnknownPacketError:
+            pass
+        except exceptions.SocketIsClosedError:
+            self.server.logger.info("Receive error -- socket is closed")
+            break
+        except Exception:
+            self.server.logger.exception("Unknown receive error")
+            break
+    self.close(wait=False, abort=True, reason=self.server.reason.TRANSPORT_CLOSE)
+    return []
+
+
+def _wait(sock, ws):
+    data = ws.wait()
+    if data and len(data) > sock.server.max_http_buffer_size:
+        raise ValueError("packet is too large")
+    return data
+
+
+def _drain(sock) -> list:
+    empty = sock.server.get_queue_empty_exception()
+    packets = []
+    while True:
+        try:
+            pkt = sock.queue.get(block=False)
+        except empty:
+            return packets
+        sock.queue.task_done()
+        if pkt is not None:
+            packets.append(pkt)
+
+
+def _lock_factory(async_mode: str):
+    if async_mode == "eventlet":
+        from eventlet.semaphore import Semaphore
+    else:
+        from gevent.lock import Semaphore
+    return Semaphore
+
+
+def install(server) -> None:
+    """Use this transport for the Socket.IO `server`'s WebSocket connections (eventlet or gevent mode)."""
+    eio = server.eio
+    if eio.async_mode not in ("eventlet", "gevent"):
+        raise ValueError(f"the lean WebSocket transport needs eventlet or gevent, not {eio.async_mode}")
+    eio.chat_lock = _lock_factory(eio.async_mode)
+    eio.chat_pinger = Pinger(eio)
+    eio.start_service_task = False  # the pinger checks the ping timeouts
+    ENGINEIO_SOCKET._websocket_handler = _websocket_handler
+    ENGINEIO_SOCKET.send = send
+    ENGINEIO_SOCKET.close = close
+    ENGINEIO_SOCKET.schedule_ping = schedule_ping

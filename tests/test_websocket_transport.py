@@ -1,0 +1,152 @@
+"""chat/websocket_transport.py: pings, dropping silent clients, and a client that stops reading.
+
+Against the real servers (the embedded eventlet one, gunicorn with eventlet and
+with gevent), with a ping every second and a second to answer it. The silent
+and stuck clients are raw WebSockets that speak Engine.IO by hand.
+"""
+
+import json
+import socket
+import time
+
+import pytest
+import socketio
+import websocket
+
+from tests.live import LiveServer
+from tests.test_python_client import Client, join
+
+# Pings every second, two seconds to answer, and a second of grace before a dropped user goes offline.
+PINGS = {"PING_INTERVAL": "1", "PING_TIMEOUT": "2", "GRACE_PERIOD": "1"}
+
+
+@pytest.fixture(scope="module", params=["embedded", "gunicorn", "gunicorn-gevent"])
+def server(request):
+    live = LiveServer(server=request.param, **PINGS)
+    yield live
+    live.stop()
+
+
+@pytest.fixture
+def clients(server):
+    made = []
+
+    def make(name):
+        made.append(Client(server, name))
+        return made[-1]
+
+    yield make
+    for client in made:
+        client.close()
+
+
+class RawClient:
+    """A logged-in Socket.IO client over a bare WebSocket, which answers nothing unless told to."""
+
+    def __init__(self, server, name):
+        self.http = join(server, name)
+        cookie = "; ".join(f"{c.name}={c.value}" for c in self.http.cookies)
+        url = server.url.replace("http://", "ws://") + "/socket.io/?EIO=4&transport=websocket"
+        self.ws = websocket.create_connection(url, cookie=cookie, origin=server.url, timeout=5)
+        assert self.ws.recv().startswith("0{")  # Engine.IO open
+        self.ws.send("40")  # Socket.IO connect; the server says hello before its ack
+        assert [self.ws.recv()[:3] for _ in range(2)] == ["42[", "40{"]
+        self.acks = 0
+
+    def call(self, event, payload):
+        """Send an event with an ack id, not waiting for the ack."""
+        self.acks += 1
+        self.ws.send(f"42{self.acks}" + json.dumps([event, payload]))
+
+    def read_until_closed(self, seconds):
+        """Read everything the server sends for up to `seconds`, answering no ping; (packets, closed)."""
+        packets = []
+        deadline = time.monotonic() + seconds
+        self.ws.settimeout(0.2)
+        while time.monotonic() < deadline:
+            try:
+                opcode, data = self.ws.recv_data(control_frame=True)
+            except websocket.WebSocketTimeoutException:
+                continue
+            except (websocket.WebSocketConnectionClosedException, ConnectionError):
+                return packets, True
+            if opcode == websocket.ABNF.OPCODE_CLOSE or data == b"":
+                return packets, True
+            packets.append(data.decode())
+        return packets, False
+
+    def read_to_end(self, seconds):
+        """Read raw bytes until the server ends the connection (True) or `seconds` pass (False)."""
+        deadline = time.monotonic() + seconds
+        self.ws.sock.settimeout(0.5)
+        while time.monotonic() < deadline:
+            try:
+                if not self.ws.sock.recv(1 << 20):
+                    return True
+            except TimeoutError:
+                continue
+            except ConnectionError:
+                return True
+        return False
+
+    def close(self):
+        try:
+            self.ws.close(timeout=1)
+        except (OSError, websocket.WebSocketException):
+            pass  # the server reset the connection
+        finally:
+            self.ws.shutdown()
+        self.http.close()
+
+
+def test_a_silent_client_is_dropped_and_one_that_answers_stays(server, clients):
+    answering = clients("wt-answers")
+    sid = answering.sio.get_sid()
+    silent = RawClient(server, "wt-silent")
+    try:
+        packets, closed = silent.read_until_closed(10)
+    finally:
+        silent.close()
+    assert "2" in packets, f"no ping came: {packets}"
+    assert closed, f"the server kept a client that answered no ping for 10 s: {packets}"
+    # The other client answered three pings or more meanwhile, and is still the same connection.
+    assert answering.sio.connected
+    assert answering.sio.get_sid() == sid
+    assert answering.sio.call("watch", {"name": "wt-silent"}, timeout=5)["ok"]
+
+
+def test_a_client_that_stops_reading_holds_up_nobody_else(server, clients):
+    """Bob's browser hangs mid-call: Alice's signals fill his socket, and other calls go on."""
+    alice = clients("wt-alice")
+    bob = RawClient(server, "wt-bob")
+    try:
+        # Bob takes Alice's call, then reads nothing more, not even pings.
+        bob.ws.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        call_id = alice.sio.call("call", {"to": "wt-bob"}, timeout=5)["call_id"]
+        bob.call("accept", {"call_id": call_id})
+        assert alice.wait_for("call_accepted") == {"call_id": call_id}
+        offer = {"type": "offer", "sdp": "v=0\r\n" + "a=x\r\n" * 4000}  # 24 KB
+        for _ in range(160):  # about 4 MB, more than the socket buffers hold
+            alice.sio.emit("signal", {"call_id": call_id, "description": offer})
+        # The premise: a write to Bob is stuck, so this signal is not relayed (nor acknowledged).
+        with pytest.raises(socketio.exceptions.TimeoutError):
+            alice.sio.call("signal", {"call_id": call_id, "description": offer}, timeout=1)
+
+        # Meanwhile another call is placed, answered and signalled as usual.
+        carol, dave = clients("wt-carol"), clients("wt-dave")
+        started = time.monotonic()
+        other = carol.sio.call("call", {"to": "wt-dave"}, timeout=5)["call_id"]
+        assert dave.wait_for("ring")["call_id"] == other
+        assert dave.sio.call("accept", {"call_id": other}, timeout=5)["ok"]
+        assert carol.sio.call("signal", {"call_id": other, "description": offer}, timeout=5) == {"ok": True}
+        assert dave.wait_for("signal")["description"] == offer
+        assert time.monotonic() - started < 5
+
+        # Bob answered no ping: the server drops him, though a write to him is stuck, and his
+        # call ends after the grace period.
+        assert alice.wait_for("call_ended", timeout=10)["call_id"] == call_id
+        assert bob.read_to_end(10), "the server left the connection of a dropped client open"
+    finally:
+        bob.close()
+    # And it still serves Alice.
+    assert alice.sio.call("watch", {"name": "wt-bob"}, timeout=5)["ok"]
