@@ -52,6 +52,7 @@ def create_app(config: Mapping | None = None) -> Flask:
     events.init_app(app)
     if socketio.async_mode == "eventlet":
         eventlet_mask.install()
+        app.wsgi_app = websocket_transport.GunicornEventletInput(app.wsgi_app)
     if socketio.async_mode in ("eventlet", "gevent"):
         websocket_transport.install(socketio.server)
     security.init_app(app)

@@ -78,13 +78,18 @@ class Pinger:
             sock.last_ping = time.time()
             self.answers[sock] = now + self.server.ping_timeout
             # In a task of its own: a write to one stuck client must not hold up the others' pings.
-            self.server.start_background_task(sock.send, packet.Packet(packet.PING))
+            self.server.start_background_task(_ping, sock)
         for sock in _due(self.answers, now):  # still here: no answer came (schedule() takes it out)
             if not (sock.closing or sock.closed):
                 self.server.logger.info("%s: Client is gone, closing socket", sock.sid)
                 sock.close(wait=False, abort=False, reason=self.server.reason.PING_TIMEOUT)
             if sock.closed and self.server.sockets.get(sock.sid) is sock:
                 del self.server.sockets[sock.sid]
+
+
+def _ping(sock) -> None:
+    with contextlib.suppress(exceptions.SocketIsClosedError):  # closed since the pinger's round
+        sock.send(packet.Packet(packet.PING))
 
 
 def _due(schedule: dict, now: float) -> list:
@@ -134,10 +139,10 @@ def close(self, wait: bool = True, abort: bool = False, reason=None) -> None:
     self.server._trigger_event(
         "disconnect", self.sid, reason or self.server.reason.SERVER_DISCONNECT, run_async=False
     )
-    task = self.server.start_background_task(_shut, self, ws, not abort)
+    self.chat_shut = self.server.start_background_task(_shut, self, ws, not abort)
     self.closed = True
     if wait:
-        task.join()
+        self.chat_shut.join()
 
 
 def _shut(sock, ws, say_close: bool) -> None:
@@ -152,7 +157,12 @@ def _shut(sock, ws, say_close: bool) -> None:
         try:
             if say_close:
                 ws.send(packet.Packet(packet.CLOSE).encode())
-            ws.close()
+            # eventlet's close() would also close the socket, which its reader may be doing already
+            # (on the client's close frame); the shutdown below is enough to end the connection.
+            if hasattr(ws, "_send_closing_frame"):
+                ws._send_closing_frame(True)
+            else:
+                ws.close()
         except Exception:
             pass
         finally:
@@ -220,6 +230,8 @@ def _websocket_handler(self, ws):
             self.server.logger.exception("Unknown receive error")
             break
     self.close(wait=False, abort=True, reason=self.server.reason.TRANSPORT_CLOSE)
+    # The WebSocket is closed before the server closes the connection under it.
+    self.chat_shut.join()
     return []
 
 
@@ -241,6 +253,37 @@ def _drain(sock) -> list:
         sock.queue.task_done()
         if pkt is not None:
             packets.append(pkt)
+
+
+class _Socket:
+    """eventlet's `environ["eventlet.input"]`: what its WebSocket takes the connection from."""
+
+    __slots__ = ("socket",)
+
+    def __init__(self, sock) -> None:
+        self.socket = sock
+
+    def get_socket(self):
+        return self.socket
+
+
+class GunicornEventletInput:
+    """WSGI middleware: hand gunicorn's socket to eventlet's WebSocket without a class per request.
+
+    Under gunicorn, python-engineio's middleware defines a new class for every request to wrap
+    `environ["gunicorn.socket"]` the way eventlet's WebSocket wants it; each costs about 2.6 KiB
+    and a reference cycle, for as long as the request (a WebSocket's: the connection) lasts.
+    This one wraps it with one class, and takes the key away so that Engine.IO does not.
+    """
+
+    def __init__(self, wsgi_app) -> None:
+        self.wsgi_app = wsgi_app
+
+    def __call__(self, environ, start_response):
+        sock = environ.pop("gunicorn.socket", None)
+        if sock is not None:
+            environ["eventlet.input"] = _Socket(sock)
+        return self.wsgi_app(environ, start_response)
 
 
 def _lock_factory(async_mode: str):

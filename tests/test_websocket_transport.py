@@ -24,7 +24,10 @@ PINGS = {"PING_INTERVAL": "1", "PING_TIMEOUT": "2", "GRACE_PERIOD": "1"}
 def server(request):
     live = LiveServer(server=request.param, **PINGS)
     yield live
+    output = live.output()
     live.stop()
+    for trouble in ("Traceback", "Error", "error"):
+        assert trouble not in output, f"the server logged {trouble!r}:\n{output[-4000:]}"
 
 
 @pytest.fixture
