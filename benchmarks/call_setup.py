@@ -499,7 +499,7 @@ def measure(
         if skew > CLOCK_SKEW_LIMIT_MS:
             raise CallSetupError(f"The two browsers' clocks differ by {skew:.1f} ms")
         samples = []
-        with load(target.url) if load else nullcontext():
+        with load(target.url) if load else nullcontext() as background:
             for n in range(warmup + calls):
                 if n and n % CALLS_PER_NAMES == 0:
                     for person in people:
@@ -512,7 +512,20 @@ def measure(
     finally:
         for person in people:
             person.close()
-    return {**summarize(samples), "clock_skew_ms": round(skew, 2)}
+    result = {**summarize(samples), "clock_skew_ms": round(skew, 2)}
+    if background is not None:
+        result["background_load"] = _load_figures(getattr(background, "background_result", None) or {})
+    return result
+
+
+def _load_figures(relay: dict) -> dict:
+    """What the background load saw meanwhile: a latency of seconds means the server was overloaded."""
+    latency = relay.get("latency") or {}
+    return {
+        "sent": relay.get("sent"),
+        "delivered": relay.get("delivered"),
+        **{key: latency.get(key) for key in ("p50_ms", "p99_ms", "max_ms")},
+    }
 
 
 def launch(playwright) -> Browser:
