@@ -203,12 +203,21 @@ def _websocket_handler(self, ws):
         self.upgraded = True
 
     self.chat_send_lock = self.server.chat_lock()
-    with self.chat_send_lock:
-        # What was queued before (the OPEN packet, or sends during the upgrade) goes first; the
-        # queue is empty when chat_ws is set, with no switch between, so nothing is left in it.
-        for pkt in _drain(self):
-            ws.send(pkt.encode())
+    try:
+        with self.chat_send_lock:
+            # What was queued before (the OPEN packet, or sends during the upgrade) goes first; the
+            # queue is empty when chat_ws is set, with no switch between, so nothing is left in it.
+            for pkt in _drain(self):
+                ws.send(pkt.encode())
+            self.chat_ws = ws
+    except Exception as err:  # the client is gone already
+        self.server.logger.info("%s: send failed: %s", self.sid, err)
         self.chat_ws = ws
+        self.close(wait=True, abort=True, reason=self.server.reason.TRANSPORT_CLOSE)
+        return []
+    if self.closing or self.closed:  # closed during the upgrade, by Engine.IO's own close()
+        _shut(self, ws, say_close=False)
+        return []
 
     while True:
         try:
@@ -231,7 +240,9 @@ def _websocket_handler(self, ws):
             break
     self.close(wait=False, abort=True, reason=self.server.reason.TRANSPORT_CLOSE)
     # The WebSocket is closed before the server closes the connection under it.
-    self.chat_shut.join()
+    shut = getattr(self, "chat_shut", None)
+    if shut is not None:
+        shut.join()
     return []
 
 
