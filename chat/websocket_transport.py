@@ -19,8 +19,10 @@ connections (long-polling keeps Engine.IO's own code):
 - one pinger task per server sends every socket's pings and checks their
   answers, in place of a greenlet per socket and Engine.IO's service task.
 
-Closing never blocks the caller on the network: the close packet and frame
-are written by a short-lived task.
+The close packet and frame are written by a short-lived task: a close that
+does not wait returns at once, and one that waits (a server-side disconnect)
+waits at most CLOSE_TIMEOUT for a stuck write. A server that `install` did
+not set up (another async mode in the same process) keeps Engine.IO's code.
 """
 
 import contextlib
@@ -179,6 +181,8 @@ def _shut(sock, ws, say_close: bool) -> None:
 
 def _websocket_handler(self, ws):
     """Engine.IO's handler for the WebSocket transport, as in python-engineio but without the writer."""
+    if not hasattr(self.server, "chat_lock"):
+        return _original["_websocket_handler"](self, ws)
     if self.connected:  # an upgrade from long-polling: Engine.IO's probe exchange
         self.upgrading = True
         pkt = _wait(self, ws)
