@@ -22,12 +22,20 @@ class User(UserMixin):
 
 @login_manager.user_loader
 def load_user(user_id: str) -> User | None:
-    """Return the user unless someone else has taken the name since."""
+    """Return the user unless the name was left or someone else has taken it since.
+
+    A free name still counts as this user's (the server may have restarted
+    and forgotten who held it), unless this user left it: an old copy of
+    the cookie must not undo a Leave.
+    """
     name, _, owner = user_id.partition(":")
     if not owner:
         return None
-    holder = current_app.extensions["chat.store"].holder(name)
-    return User(name, owner) if holder in (owner, None) else None
+    store = current_app.extensions["chat.store"]
+    holder = store.holder(name)
+    if holder == owner or (holder is None and not store.has_left(name, owner)):
+        return User(name, owner)
+    return None
 
 
 def owner_token() -> str:

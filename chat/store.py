@@ -65,7 +65,7 @@ class Store(Protocol):
         """Take `name` for `owner`, or keep it; raise name_taken if held by another.
 
         A holder past its grace period loses the name here; the call it was
-        in, if any, is returned as ended.
+        in, if any, is returned as ended. Taking a free name forgets who left it.
         """
 
     def holder(self, name: str) -> str | None:
@@ -84,7 +84,15 @@ class Store(Protocol):
         """Return the connected sockets of `name`."""
 
     def release(self, name: str, owner: str) -> tuple[list[str], Ended | None]:
-        """Free `name` now (Leave); return its sockets and the call it ended."""
+        """Free `name` now (Leave); return its sockets and the call it ended.
+
+        The store then remembers for a while that `owner` left `name`, so that
+        an old copy of the session cookie (a tab or request that has not seen
+        the logout yet) cannot take the name back; see has_left.
+        """
+
+    def has_left(self, name: str, owner: str) -> bool:
+        """Say whether `owner` left `name` recently and nobody has claimed it since."""
 
     def expire(self, name: str) -> tuple[bool, Ended | None]:
         """Free `name` if its grace period is over; say whether it did."""

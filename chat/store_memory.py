@@ -17,6 +17,10 @@ class _Holder:
     away_since: float | None = None
 
 
+# How long a Leave is remembered against old copies of the session cookie.
+LEFT_MEMORY = 600.0
+
+
 class MemoryStore:
     """Store kept in this process's memory; see chat.store.Store for the contract."""
 
@@ -25,6 +29,7 @@ class MemoryStore:
         self._clock = clock
         self._lock = threading.Lock()
         self._holders: dict[str, _Holder] = {}
+        self._left: dict[str, tuple[str, float]] = {}  # name -> (owner, when), oldest first
         self._calls: dict[str, Call] = {}
         self._call_of: dict[str, str] = {}
 
@@ -66,7 +71,17 @@ class MemoryStore:
             holder = self._holders.get(name)
             if holder is None or holder.owner != owner:
                 return [], None
+            now = self._clock()
+            while self._left and next(iter(self._left.values()))[1] <= now - LEFT_MEMORY:
+                del self._left[next(iter(self._left))]
+            self._left.pop(name, None)
+            self._left[name] = (owner, now)
             return sorted(holder.sids), self._drop(name, "left")
+
+    def has_left(self, name: str, owner: str) -> bool:
+        with self._lock:
+            left = self._left.get(name)
+            return left is not None and left[0] == owner and self._clock() - left[1] < LEFT_MEMORY
 
     def expire(self, name: str) -> tuple[bool, Ended | None]:
         with self._lock:
@@ -160,6 +175,7 @@ class MemoryStore:
         if holder is None:
             # Held from now, but in its grace period until a socket attaches.
             holder = self._holders[name] = _Holder(owner, away_since=self._clock())
+            self._left.pop(name, None)
         return holder, ended
 
     def _drop(self, name: str, reason: str) -> Ended | None:

@@ -3,6 +3,8 @@
 import pytest
 
 from chat import create_app
+from chat.extensions import socketio
+from chat.store_memory import MemoryStore
 from tests.conftest import CSRF, join
 
 
@@ -104,6 +106,27 @@ def test_leave_frees_the_name_at_once(app, client):
     assert response.status_code == 302
     assert "Your ID:" not in client.get("/").get_data(as_text=True)
     assert join(app.test_client(), "alice").status_code == 302
+
+
+def test_an_old_copy_of_the_cookie_does_not_undo_a_leave(app, client):
+    join(client, "alice")
+    old_cookie = client.get_cookie("session").value
+    client.post("/leave", data={"csrf_token": CSRF})
+    # Another tab, or a request that raced the logout, still sends the old cookie.
+    late_tab = app.test_client()
+    late_tab.set_cookie("session", old_cookie)
+    assert "Your ID:" not in late_tab.get("/").get_data(as_text=True)
+    assert not socketio.test_client(app, flask_test_client=late_tab).is_connected()
+    assert app.extensions["chat.store"].holder("alice") is None
+    # Joining again from that browser takes the name back.
+    assert join(late_tab, "alice").status_code == 302
+    assert "Your ID: alice" in late_tab.get("/").get_data(as_text=True)
+
+
+def test_a_name_the_server_forgot_stays_with_its_browser(app, client):
+    join(client, "alice")
+    app.extensions["chat.store"] = MemoryStore(grace=app.config["GRACE_PERIOD"])  # a restart
+    assert "Your ID: alice" in client.get("/").get_data(as_text=True)
 
 
 def test_leave_needs_the_csrf_token(app, client):

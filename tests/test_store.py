@@ -4,7 +4,7 @@ import pytest
 
 from chat.errors import SignalingError
 from chat.store import ACTIVE, RINGING
-from chat.store_memory import MemoryStore
+from chat.store_memory import LEFT_MEMORY, MemoryStore
 
 GRACE = 30.0
 
@@ -52,6 +52,33 @@ def test_another_owner_cannot_take_a_held_name(store):
     refused("name_taken", store.claim, "alice", "o2")
     refused("name_taken", store.attach, "alice", "o2", "s2")
     assert store.holder("alice") == "o1"
+
+
+def test_a_leave_is_remembered_until_the_name_is_taken_again(store, clock):
+    store.attach("alice", "o1", "s1")
+    assert store.has_left("alice", "o1") is False
+    assert store.release("alice", "o1")[0] == ["s1"]
+    assert store.has_left("alice", "o1") is True
+    assert store.has_left("alice", "o2") is False
+    store.claim("alice", "o2")
+    assert store.has_left("alice", "o1") is False
+
+
+def test_a_leave_is_forgotten_after_a_while(store, clock):
+    store.claim("alice", "o1")
+    store.release("alice", "o1")
+    clock.now += LEFT_MEMORY
+    assert store.has_left("alice", "o1") is False
+
+
+def test_the_memory_store_drops_old_leaves(clock):
+    store = MemoryStore(grace=GRACE, clock=clock)
+    store.claim("alice", "o1")
+    store.release("alice", "o1")
+    clock.now += LEFT_MEMORY
+    store.claim("bob", "o2")
+    store.release("bob", "o2")
+    assert list(store._left) == ["bob"]
 
 
 def test_the_same_owner_claims_again(store):

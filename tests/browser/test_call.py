@@ -213,6 +213,21 @@ def test_the_other_side_leaves_during_a_call(joined):
     expect_idle(rosa)
 
 
+def test_leave_logs_out_every_tab_of_the_browser(joined):
+    tina = joined("tina")
+    second_tab = tina.context.new_page()
+    second_tab.goto(tina.url)
+    expect(second_tab.get_by_role("heading", name="Your ID: tina")).to_be_visible()
+    expect(second_tab.get_by_role("button", name="Call")).to_be_enabled()
+
+    tina.get_by_role("button", name="Leave").click()
+    expect(tina.get_by_label("Your name")).to_be_visible()
+    expect(second_tab.get_by_label("Your name")).to_be_visible()
+    # Even a tab that reloads with the cookie it had before stays logged out.
+    second_tab.reload()
+    expect(second_tab.get_by_label("Your name")).to_be_visible()
+
+
 def test_check_connection_without_stun_or_turn(joined):
     sara = joined("sara")
     sara.get_by_role("button", name="Check connection").click()

@@ -44,6 +44,7 @@ const state = {
   watching: null,
   routeTimer: null,
   ice: null, // {callId, promise}: ICE servers fetched while the call rings
+  leaving: false, // this page sent the Leave form
 };
 
 const signaling = connectSignaling({ onEvent, onStatus });
@@ -250,6 +251,9 @@ const handlers = {
   },
 
   signed_out() {
+    // The page that sent Leave waits for the form's answer: navigating away
+    // now would drop the response that logs this browser out.
+    if (state.leaving) return endCall(null);
     endCall("You left on another page.");
     window.location.assign("/");
   },
@@ -327,6 +331,9 @@ async function watch(name) {
 
 ui.bind({
   call: placeCall,
+  leaving: () => {
+    state.leaving = true;
+  },
   accept,
   moveHere,
   cancel: () => finish("cancel", "Call cancelled."),

@@ -37,6 +37,7 @@ export function bind(actions) {
     actions.call(el.peer.value);
   });
   el.peer.addEventListener("input", () => actions.peerTyped(el.peer.value));
+  $("leave-form").addEventListener("submit", actions.leaving);
   el.callButton.disabled = false; // rendered disabled until this handler exists
   el.check.disabled = false;
   const clicks = {
