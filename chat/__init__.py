@@ -55,6 +55,7 @@ def create_app(config: Mapping | None = None) -> Flask:
         app.wsgi_app = websocket_transport.GunicornEventletInput(app.wsgi_app)
     if socketio.async_mode in ("eventlet", "gevent"):
         websocket_transport.install(socketio.server)
+    app.wsgi_app = websocket_transport.WithoutCompression(app.wsgi_app)
     security.init_app(app)
     app.jinja_env.globals["csrf_token"] = csrf_token
     turn_config.init_app(app)

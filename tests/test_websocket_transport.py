@@ -153,3 +153,16 @@ def test_a_client_that_stops_reading_holds_up_nobody_else(server, clients):
         bob.close()
     # And it still serves Alice.
     assert alice.sio.call("watch", {"name": "wt-bob"}, timeout=5)["ok"]
+
+
+def test_websockets_are_not_compressed(server):
+    # Browsers offer permessage-deflate on every WebSocket; its zlib streams
+    # would cost about 90 KiB per connected user.
+    url = server.url.replace("http://", "ws://") + "/socket.io/?EIO=4&transport=websocket"
+    offer = "Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits"
+    ws = websocket.create_connection(url, origin=server.url, timeout=5, header=[offer])
+    try:
+        assert "sec-websocket-extensions" not in {key.lower() for key in ws.getheaders()}
+        assert ws.recv().startswith("0{")  # a plain frame: Engine.IO's open packet
+    finally:
+        ws.close()
