@@ -334,6 +334,10 @@ def install(server) -> None:
     eio = server.eio
     if eio.async_mode not in ("eventlet", "gevent"):
         raise ValueError(f"the lean WebSocket transport needs eventlet or gevent, not {eio.async_mode}")
+    if eio.async_mode == "gevent":
+        from chat import gevent_websocket
+
+        eio._async = {**eio._async, "websocket": gevent_websocket.WebSocketWSGI}
     eio.chat_lock = _lock_factory(eio.async_mode)
     eio.chat_pinger = Pinger(eio)
     eio.start_service_task = False  # the pinger checks the ping timeouts

@@ -2,6 +2,7 @@
 
 import re
 import threading
+import time
 
 import pytest
 import requests
@@ -113,6 +114,22 @@ def test_a_python_client_places_and_answers_a_call(clients):
     }
     assert alice.sio.call("hangup", {"call_id": call_id}, timeout=5) == {"ok": True}
     assert bob.wait_for("call_ended") == {"call_id": call_id, "reason": "hangup", "by": "py-alice"}
+
+
+def test_clients_that_start_on_long_polling_upgrade_to_websocket(clients):
+    # What a browser does when a proxy held the WebSocket back at first.
+    alice = clients("py-up-a", transports=("polling", "websocket"))
+    bob = clients("py-up-b", transports=("polling", "websocket"))
+    deadline = time.monotonic() + 10
+    while {alice.sio.transport(), bob.sio.transport()} != {"websocket"} and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert alice.sio.transport() == bob.sio.transport() == "websocket"
+    call_id = bob.sio.call("call", {"to": "py-up-a"}, timeout=5)["call_id"]
+    assert alice.wait_for("ring") == {"call_id": call_id, "from": "py-up-b"}
+    assert alice.sio.call("accept", {"call_id": call_id}, timeout=5)["ok"]
+    offer = {"type": "offer", "sdp": "v=0\r\n" + "a=x\r\n" * 1000}  # an offer-sized message
+    assert bob.sio.call("signal", {"call_id": call_id, "description": offer}, timeout=5)["ok"]
+    assert alice.wait_for("signal")["description"] == offer
 
 
 def test_a_connection_without_login_is_refused_with_the_error_code(server):

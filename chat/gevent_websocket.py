@@ -1,0 +1,182 @@
+"""A WebSocket for gevent mode that reads in the request's own greenlet.
+
+Engine.IO's gevent driver serves WebSockets with simple-websocket, which runs
+a reader thread (a greenlet) for each connection and hands every message to
+the request's greenlet through an event, parsing frames with wsproto. Under
+gunicorn's gevent worker this class does the RFC 6455 handshake and framing
+itself on gunicorn's socket, in the greenlet that serves the request: one
+greenlet per connection, and no switch per message.
+
+It offers what Engine.IO's WebSocket handler uses (`wait`, `send`, `close`)
+and no extension or subprotocol. Elsewhere (no `gunicorn.socket` in the WSGI
+environment) Engine.IO's own gevent WebSocket serves the request.
+"""
+
+import base64
+import binascii
+import contextlib
+import hashlib
+import struct
+
+from engineio.async_drivers import gevent as engineio_gevent
+from gevent.lock import Semaphore
+
+from chat.eventlet_mask import apply_mask
+
+ACCEPT_GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
+RECV_BYTES = 16384
+CONTINUATION, TEXT, BINARY, CLOSE, PING, PONG = 0x0, 0x1, 0x2, 0x8, 0x9, 0xA
+NORMAL, PROTOCOL_ERROR, INVALID_DATA, TOO_BIG = 1000, 1002, 1007, 1009
+
+
+class WebSocketWSGI:
+    """Engine.IO's `_async["websocket"]` in gevent mode: `WebSocketWSGI(handler, server)(environ, ...)`."""
+
+    def __init__(self, handler, server) -> None:
+        self.app = handler
+        self.server = server
+        self.socket = None
+        self.closed = False
+        self._buffer = bytearray()
+        self._lock = Semaphore()
+
+    def __call__(self, environ, start_response):
+        sock = environ.get("gunicorn.socket")
+        if sock is None:
+            return engineio_gevent.WebSocketWSGI(self.app, self.server)(environ, start_response)
+        accept = _accept_key(environ)
+        if accept is None:
+            start_response("400 Bad Request", [("Content-Type", "text/plain")])
+            return [b"Not a WebSocket handshake.\n"]
+        self.socket = sock
+        sock.sendall(
+            b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+            b"Sec-WebSocket-Accept: " + accept + b"\r\n\r\n"
+        )
+        self.app(self)
+        # The connection was the response: gunicorn closes it without writing another.
+        raise StopIteration()
+
+    def wait(self):
+        """Return the next message (str if text, bytes if binary), or None once the connection is over."""
+        limit = self.server.max_http_buffer_size
+        parts: list[bytes] = []
+        kind = None
+        size = 0
+        while not self.closed:
+            head = self._read(2)
+            if head is None:
+                return self._gone()
+            fin, opcode, length = head[0] & 0x80, head[0] & 0x0F, head[1] & 0x7F
+            if head[0] & 0x70 or not head[1] & 0x80:  # extension bits, or a client frame not masked
+                return self._fail(PROTOCOL_ERROR)
+            if opcode >= CLOSE and (not fin or length > 125):
+                return self._fail(PROTOCOL_ERROR)
+            if length >= 126:
+                extended = self._read(2 if length == 126 else 8)
+                if extended is None:
+                    return self._gone()
+                length = int.from_bytes(extended, "big")
+            if opcode < CLOSE:
+                size += length
+                if size > limit:
+                    return self._fail(TOO_BIG)
+            mask = self._read(4)
+            payload = self._read(length)
+            if mask is None or payload is None:
+                return self._gone()
+            payload = apply_mask(payload, mask)
+            if opcode == CLOSE:
+                code = payload[:2] if len(payload) >= 2 else struct.pack("!H", NORMAL)
+                self._close_with(code)
+                return None
+            if opcode == PING:
+                self._write(PONG, payload)
+                continue
+            if opcode == PONG:
+                continue
+            if opcode not in (CONTINUATION, TEXT, BINARY) or (opcode == CONTINUATION) != (kind is not None):
+                return self._fail(PROTOCOL_ERROR)
+            kind = kind or opcode
+            parts.append(payload)
+            if fin:
+                data = b"".join(parts)
+                if kind == BINARY:
+                    return data
+                try:
+                    return data.decode("utf-8")
+                except UnicodeDecodeError:
+                    return self._fail(INVALID_DATA)
+        return None
+
+    def send(self, message) -> None:
+        """Write one message: text for a str, binary for bytes."""
+        if self.closed:
+            raise OSError("the WebSocket is closed")
+        if isinstance(message, str):
+            self._write(TEXT, message.encode("utf-8"))
+        else:
+            self._write(BINARY, message)
+
+    def close(self) -> None:
+        """Write the close frame, once; the connection ends when the server shuts the socket down."""
+        self._close_with(struct.pack("!H", NORMAL))
+
+    # Helpers
+
+    def _read(self, n: int) -> bytes | None:
+        buffer = self._buffer
+        while len(buffer) < n:
+            try:
+                chunk = self.socket.recv(max(RECV_BYTES, n - len(buffer)))
+            except OSError:
+                return None
+            if not chunk:
+                return None
+            buffer += chunk
+        data = bytes(buffer[:n])
+        del buffer[:n]
+        return data
+
+    def _write(self, opcode: int, payload: bytes) -> None:
+        length = len(payload)
+        if length < 126:
+            head = struct.pack("!BB", 0x80 | opcode, length)
+        elif length < 1 << 16:
+            head = struct.pack("!BBH", 0x80 | opcode, 126, length)
+        else:
+            head = struct.pack("!BBQ", 0x80 | opcode, 127, length)
+        with self._lock:
+            self.socket.sendall(head + payload)
+
+    def _close_with(self, code: bytes) -> None:
+        if self.closed:
+            return
+        self.closed = True
+        with contextlib.suppress(OSError):  # the client is gone already
+            self._write(CLOSE, code)
+
+    def _fail(self, code: int) -> None:
+        self._close_with(struct.pack("!H", code))
+        return None
+
+    def _gone(self) -> None:
+        self.closed = True
+        return None
+
+
+def _accept_key(environ) -> bytes | None:
+    """The Sec-WebSocket-Accept value for a valid RFC 6455 handshake, else None."""
+    upgrade = environ.get("HTTP_UPGRADE", "").lower() == "websocket"
+    connection = "upgrade" in [
+        token.strip() for token in environ.get("HTTP_CONNECTION", "").lower().split(",")
+    ]
+    key = environ.get("HTTP_SEC_WEBSOCKET_KEY", "").strip()
+    if not (upgrade and connection and environ.get("HTTP_SEC_WEBSOCKET_VERSION") == "13"):
+        return None
+    try:
+        if len(base64.b64decode(key, validate=True)) != 16:
+            return None
+    except binascii.Error:
+        return None
+    return base64.b64encode(hashlib.sha1(key.encode("ascii") + ACCEPT_GUID).digest())
