@@ -8,12 +8,15 @@ itself on gunicorn's socket, in the greenlet that serves the request: one
 greenlet per connection, and no switch per message.
 
 It offers what Engine.IO's WebSocket handler uses (`wait`, `send`, `close`)
-and no extension or subprotocol. Elsewhere (no `gunicorn.socket` in the WSGI
+and no extension or subprotocol. `send` and `close` write without locking:
+their callers hold `write_lock`, the connection's one write lock, which
+chat/websocket_transport.py takes as the socket's. The reader takes it for
+its own replies (pong, close), so a close that finds it held too long can
+reset the connection. Elsewhere (no `gunicorn.socket` in the WSGI
 environment) Engine.IO's own gevent WebSocket serves the request.
 """
 
 import base64
-import binascii
 import contextlib
 import hashlib
 import struct
@@ -24,9 +27,14 @@ from gevent.lock import Semaphore
 from chat.eventlet_mask import apply_mask
 
 ACCEPT_GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
-RECV_BYTES = 16384
+RECV_BYTES = 65536
 CONTINUATION, TEXT, BINARY, CLOSE, PING, PONG = 0x0, 0x1, 0x2, 0x8, 0x9, 0xA
 NORMAL, PROTOCOL_ERROR, INVALID_DATA, TOO_BIG = 1000, 1002, 1007, 1009
+
+
+def _valid_close_code(code: int) -> bool:
+    """RFC 6455 section 7.4 and IANA's registry: the codes an endpoint may send."""
+    return 1000 <= code <= 1003 or 1007 <= code <= 1014 or 3000 <= code <= 4999
 
 
 class WebSocketWSGI:
@@ -38,12 +46,16 @@ class WebSocketWSGI:
         self.socket = None
         self.closed = False
         self._buffer = bytearray()
-        self._lock = Semaphore()
+        self.write_lock = Semaphore()
 
     def __call__(self, environ, start_response):
         sock = environ.get("gunicorn.socket")
         if sock is None:
             return engineio_gevent.WebSocketWSGI(self.app, self.server)(environ, start_response)
+        if environ.get("HTTP_SEC_WEBSOCKET_VERSION", "13") != "13":
+            headers = [("Sec-WebSocket-Version", "13"), ("Content-Type", "text/plain")]
+            start_response("426 Upgrade Required", headers)
+            return [b"This server speaks WebSocket version 13.\n"]
         accept = _accept_key(environ)
         if accept is None:
             start_response("400 Bad Request", [("Content-Type", "text/plain")])
@@ -53,7 +65,10 @@ class WebSocketWSGI:
             b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
             b"Sec-WebSocket-Accept: " + accept + b"\r\n\r\n"
         )
-        self.app(self)
+        try:
+            self.app(self)
+        except Exception:
+            self.server.logger.exception("WebSocket handler failed")
         # The connection was the response: gunicorn closes it without writing another.
         raise StopIteration()
 
@@ -77,6 +92,8 @@ class WebSocketWSGI:
                 if extended is None:
                     return self._gone()
                 length = int.from_bytes(extended, "big")
+                if length >> 63:
+                    return self._fail(PROTOCOL_ERROR)
             if opcode < CLOSE:
                 size += length
                 if size > limit:
@@ -87,11 +104,13 @@ class WebSocketWSGI:
                 return self._gone()
             payload = apply_mask(payload, mask)
             if opcode == CLOSE:
-                code = payload[:2] if len(payload) >= 2 else struct.pack("!H", NORMAL)
-                self._close_with(code)
-                return None
+                return self._closed_by_client(payload)
             if opcode == PING:
-                self._write(PONG, payload)
+                try:
+                    with self.write_lock:
+                        self._write(PONG, payload)
+                except OSError:
+                    return self._gone()
                 continue
             if opcode == PONG:
                 continue
@@ -110,7 +129,7 @@ class WebSocketWSGI:
         return None
 
     def send(self, message) -> None:
-        """Write one message: text for a str, binary for bytes."""
+        """Write one message: text for a str, binary for bytes. The caller holds `write_lock`."""
         if self.closed:
             raise OSError("the WebSocket is closed")
         if isinstance(message, str):
@@ -119,8 +138,11 @@ class WebSocketWSGI:
             self._write(BINARY, message)
 
     def close(self) -> None:
-        """Write the close frame, once; the connection ends when the server shuts the socket down."""
-        self._close_with(struct.pack("!H", NORMAL))
+        """Write the close frame, once; the caller holds `write_lock`.
+
+        The connection ends when the server shuts the socket down.
+        """
+        self._close_with(NORMAL)
 
     # Helpers
 
@@ -128,7 +150,7 @@ class WebSocketWSGI:
         buffer = self._buffer
         while len(buffer) < n:
             try:
-                chunk = self.socket.recv(max(RECV_BYTES, n - len(buffer)))
+                chunk = self.socket.recv(RECV_BYTES)
             except OSError:
                 return None
             if not chunk:
@@ -146,18 +168,30 @@ class WebSocketWSGI:
             head = struct.pack("!BBH", 0x80 | opcode, 126, length)
         else:
             head = struct.pack("!BBQ", 0x80 | opcode, 127, length)
-        with self._lock:
-            self.socket.sendall(head + payload)
+        self.socket.sendall(head + payload)
 
-    def _close_with(self, code: bytes) -> None:
+    def _close_with(self, code: int) -> None:
         if self.closed:
             return
         self.closed = True
         with contextlib.suppress(OSError):  # the client is gone already
-            self._write(CLOSE, code)
+            self._write(CLOSE, struct.pack("!H", code))
+
+    def _closed_by_client(self, payload: bytes) -> None:
+        """Answer the client's close frame with its code (a bad one earns 1002 or 1007)."""
+        code = int.from_bytes(payload[:2], "big") if payload else NORMAL
+        if len(payload) == 1 or not _valid_close_code(code):
+            return self._fail(PROTOCOL_ERROR)
+        try:
+            payload[2:].decode("utf-8")
+        except UnicodeDecodeError:
+            return self._fail(INVALID_DATA)
+        return self._fail(code)
 
     def _fail(self, code: int) -> None:
-        self._close_with(struct.pack("!H", code))
+        """Close from the reader: take the write lock for the close frame."""
+        with self.write_lock:
+            self._close_with(code)
         return None
 
     def _gone(self) -> None:
@@ -177,6 +211,6 @@ def _accept_key(environ) -> bytes | None:
     try:
         if len(base64.b64decode(key, validate=True)) != 16:
             return None
-    except binascii.Error:
+    except ValueError:  # binascii.Error, or a key that is not ASCII
         return None
     return base64.b64encode(hashlib.sha1(key.encode("ascii") + ACCEPT_GUID).digest())

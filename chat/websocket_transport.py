@@ -21,7 +21,8 @@ connections (long-polling keeps Engine.IO's own code):
 
 The close packet and frame are written by a short-lived task: a close that
 does not wait returns at once, and one that waits (a server-side disconnect)
-waits at most CLOSE_TIMEOUT for a stuck write. A server that `install` did
+waits about CLOSE_TIMEOUT at most (to a pinger tick) for a stuck write, which
+the connection's reset then fails. A server that `install` did
 not set up (another async mode in the same process) keeps Engine.IO's code.
 """
 
@@ -41,7 +42,7 @@ _original = {
     name: getattr(ENGINEIO_SOCKET, name) for name in ("_websocket_handler", "send", "close", "schedule_ping")
 }
 PINGER_TICK = 1.0  # seconds between the pinger's rounds; pings are due every PING_INTERVAL
-CLOSE_TIMEOUT = 5.0  # seconds a close waits for a send in progress
+CLOSE_TIMEOUT = 5.0  # seconds a close waits for a write in progress before resetting the connection
 
 
 class Pinger:
@@ -56,6 +57,7 @@ class Pinger:
         self.server = server
         self.pings: dict = {}  # socket -> monotonic time its next ping is due
         self.answers: dict = {}  # socket -> monotonic time by which it must have answered
+        self.closing: dict = {}  # socket -> monotonic time by which its close must have been written
         self.task = None
 
     def schedule(self, sock) -> None:
@@ -87,6 +89,9 @@ class Pinger:
                 sock.close(wait=False, abort=False, reason=self.server.reason.PING_TIMEOUT)
             if sock.closed and self.server.sockets.get(sock.sid) is sock:
                 del self.server.sockets[sock.sid]
+        for sock in _due(self.closing, now):  # its close is stuck writing to a client that reads nothing
+            self.server.logger.info("%s: Close is stuck, resetting the connection", sock.sid)
+            _reset(_raw_socket(sock.chat_ws))
 
 
 def _ping(sock) -> None:
@@ -150,33 +155,53 @@ def close(self, wait: bool = True, abort: bool = False, reason=None) -> None:
 def _shut(sock, ws, say_close: bool) -> None:
     """Write Engine.IO's close packet (unless aborting), close the WebSocket, and end the connection.
 
-    A send stuck on a client that stopped reading holds the lock. Then the
-    connection is reset instead: that fails the stuck send, and the kernel
-    drops what was queued for the client rather than keeping it for minutes.
+    A write stuck on a client that stopped reading (a send holding the lock,
+    or the WebSocket's own reply to a ping) must not hold the close up: after
+    CLOSE_TIMEOUT the connection is reset instead, by this task or by the
+    pinger. That fails the stuck write, and the kernel drops what was queued
+    for the client rather than keeping it for minutes.
     """
-    raw = getattr(ws, "socket", None) or getattr(getattr(ws, "ws", None), "sock", None)
-    if sock.chat_send_lock.acquire(timeout=CLOSE_TIMEOUT):
-        try:
-            if say_close:
-                ws.send(packet.Packet(packet.CLOSE).encode())
-            # eventlet's close() would also close the socket, which its reader may be doing already
-            # (on the client's close frame); the shutdown below is enough to end the connection.
-            if hasattr(ws, "_send_closing_frame"):
-                ws._send_closing_frame(True)
-            else:
-                ws.close()
-        except Exception:
-            pass
-        finally:
-            sock.chat_send_lock.release()
-    elif raw is not None:
-        with contextlib.suppress(OSError):
-            raw.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    raw = _raw_socket(ws)
+    closing = sock.server.chat_pinger.closing
+    closing[sock] = time.monotonic() + CLOSE_TIMEOUT
+    try:
+        if sock.chat_send_lock.acquire(timeout=CLOSE_TIMEOUT):
+            try:
+                if say_close:
+                    ws.send(packet.Packet(packet.CLOSE).encode())
+                # eventlet's close() would also close the socket, which its reader may be doing
+                # already (on the client's close frame); the shutdown below ends the connection.
+                if hasattr(ws, "_send_closing_frame"):
+                    ws._send_closing_frame(True)
+                else:
+                    ws.close()
+            except Exception:
+                pass
+            finally:
+                sock.chat_send_lock.release()
+        else:
+            _reset(raw)
+    finally:
+        closing.pop(sock, None)
     # Shut down rather than only close: the server's own references to the socket (its request
     # file) keep a close from ending the connection, and a read or write waiting on it.
     if raw is not None:
         with contextlib.suppress(OSError):
             raw.shutdown(socket.SHUT_RDWR)
+
+
+def _raw_socket(ws):
+    """The connection under a WebSocket (`socket` in eventlet's and ours, `ws.sock` in simple-websocket's)."""
+    return getattr(ws, "socket", None) or getattr(getattr(ws, "ws", None), "sock", None)
+
+
+def _reset(raw) -> None:
+    """End the connection with a reset: writes waiting on it fail, and the kernel drops its queue."""
+    if raw is None:
+        return
+    with contextlib.suppress(OSError):
+        raw.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        raw.shutdown(socket.SHUT_RDWR)
 
 
 def _websocket_handler(self, ws):
@@ -206,7 +231,9 @@ def _websocket_handler(self, ws):
         self.connected = True
         self.upgraded = True
 
-    self.chat_send_lock = self.server.chat_lock()
+    # One lock for every write on the connection: a WebSocket that writes replies of its own
+    # (chat/gevent_websocket.py) shares its lock, so a close can see a stuck reply too.
+    self.chat_send_lock = getattr(ws, "write_lock", None) or self.server.chat_lock()
     try:
         with self.chat_send_lock:
             # What was queued before (the OPEN packet, or sends during the upgrade) goes first; the

@@ -34,6 +34,7 @@ class Connection:
         self.server_sock, self.client = socket.socketpair()
         self.client.settimeout(5)
         self.received = []
+        self.errors = []
         self.statuses = []
         self.ws = WebSocketWSGI(self._app, Server())
         self.on_open = on_open
@@ -44,10 +45,13 @@ class Connection:
         self._pending = b""
 
     def _app(self, ws):
-        if self.on_open:
-            self.on_open(ws)
-        while (message := ws.wait()) is not None:
-            self.received.append(message)
+        try:
+            if self.on_open:
+                self.on_open(ws)
+            while (message := ws.wait()) is not None:
+                self.received.append(message)
+        except Exception as err:  # wait() must return None, never raise
+            self.errors.append(err)
 
     def _serve(self, environ):
         try:
@@ -87,6 +91,7 @@ class Connection:
     def finish(self):
         self.thread.join(5)
         assert not self.thread.is_alive(), "wait() did not return None"
+        assert self.errors == []
         self.client.close()
         self.server_sock.close()
 
@@ -110,10 +115,18 @@ def test_the_handshake_answers_rfc_6455s_example_without_extensions():
     assert conn.result == "stopped" and conn.received == []
 
 
+def test_another_websocket_version_is_told_which_one_to_use():
+    conn = Connection({"HTTP_SEC_WEBSOCKET_VERSION": "8"})
+    conn.thread.join(5)
+    assert conn.statuses == ["426 Upgrade Required"]
+    assert conn.received == [] and conn.result != "stopped"
+    conn.finish()
+
+
 @pytest.mark.parametrize(
     "broken",
     [
-        {"HTTP_SEC_WEBSOCKET_VERSION": "8"},
+        {"HTTP_SEC_WEBSOCKET_KEY": "dGhlIHNhbXBsZSBub25jZQ==ü"},  # not ASCII (gunicorn decodes Latin-1)
         {"HTTP_UPGRADE": "h2c"},
         {"HTTP_CONNECTION": "keep-alive"},
         {"HTTP_SEC_WEBSOCKET_KEY": "c2hvcnQ="},
@@ -157,6 +170,12 @@ def test_text_fragments_binary_ping_and_close():
         ([text(b"\xff\xfe")], 1007),  # not UTF-8
         ([b"\x83\x81\x00\x00\x00\x00?"], 1002),  # a reserved opcode (ABNF refuses to make one)
         ([text(b"", fin=0, opcode=ABNF.OPCODE_PING)], 1002),  # a fragmented control frame
+        ([b"\x81\xff\x80" + b"\x00" * 7], 1002),  # a 64-bit length with its top bit set
+        ([text(b"\x03", opcode=ABNF.OPCODE_CLOSE)], 1002),  # a close payload of one byte
+        ([text(struct.pack("!H", 1005), opcode=ABNF.OPCODE_CLOSE)], 1002),  # a code only for APIs
+        ([text(struct.pack("!H", 999), opcode=ABNF.OPCODE_CLOSE)], 1002),
+        ([text(struct.pack("!H", 1000) + b"\xff", opcode=ABNF.OPCODE_CLOSE)], 1007),  # reason not UTF-8
+        ([text(struct.pack("!H", 3000) + b"bye", opcode=ABNF.OPCODE_CLOSE)], 3000),  # echoed
     ],
 )
 def test_a_bad_frame_closes_with_the_code_it_deserves(frames, code):
@@ -195,6 +214,15 @@ def test_sends_are_final_unmasked_frames_of_every_length():
         conn.ws.send("after close")
     conn.client.shutdown(socket.SHUT_WR)
     conn.finish()
+
+
+def test_a_ping_whose_pong_cannot_be_written_ends_the_wait_quietly():
+    conn = Connection()
+    conn.handshake()
+    conn.server_sock.shutdown(socket.SHUT_WR)  # as a reset by the server would
+    conn.send(text(b"hello?", opcode=ABNF.OPCODE_PING))
+    conn.finish()
+    assert conn.received == [] and conn.result == "stopped"
 
 
 def test_a_client_gone_mid_frame_ends_the_wait():

@@ -6,13 +6,17 @@ and stuck clients are raw WebSockets that speak Engine.IO by hand.
 """
 
 import json
+import logging
 import socket
+import threading
 import time
+from types import SimpleNamespace
 
 import pytest
 import socketio
 import websocket
 
+from chat.websocket_transport import Pinger
 from tests.live import LiveServer
 from tests.test_python_client import Client, join
 
@@ -153,6 +157,88 @@ def test_a_client_that_stops_reading_holds_up_nobody_else(server, clients):
         bob.close()
     # And it still serves Alice.
     assert alice.sio.call("watch", {"name": "wt-bob"}, timeout=5)["ok"]
+
+
+def server_end_state(client_sock) -> str | None:
+    """The TCP state of the server's end of this loopback connection (/proc/net/tcp), or None if gone."""
+    here, there = client_sock.getsockname()[1], client_sock.getpeername()[1]
+    with open("/proc/net/tcp") as table:
+        for line in table.readlines()[1:]:
+            fields = line.split()
+            local, remote = (int(address.split(":")[1], 16) for address in fields[1:3])
+            if (local, remote) == (there, here):
+                return {"01": "established", "04": "fin-wait-1"}.get(fields[3], fields[3])
+    return None
+
+
+def test_a_client_that_floods_pings_and_reads_nothing_is_let_go(server, clients):
+    """A hostile client jams the server's replies to its pings; its close must not wait on them forever."""
+    flooder = RawClient(server, "wt-flood")
+    try:
+        raw = flooder.ws.sock
+        raw.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        # Engine.IO's ping comes first and gets no answer, so the server closes the socket
+        # PING_TIMEOUT later, when no write of Engine.IO's to it is in progress.
+        flooder.ws.settimeout(5)
+        while flooder.ws.recv() != "2":
+            pass
+        ping = b"\x89\xfd\x00\x00\x00\x00" + b"p" * 125  # a masked WebSocket ping, 125 bytes
+        raw.settimeout(3)
+        sent = 0
+        try:
+            while sent < 64 << 20:
+                raw.sendall(ping)
+                sent += len(ping)
+        except TimeoutError:
+            pass
+        # The premise: the server stopped reading, its reply to a ping stuck on a full socket.
+        assert sent < 64 << 20, "the server answered 64 MB of pings to a client that reads nothing"
+        # The server ends its side (the kernel still holds the unread replies for a while).
+        deadline = time.monotonic() + 15
+        while server_end_state(raw) == "established" and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert server_end_state(raw) != "established", "the server kept the connection of a dropped client"
+    finally:
+        flooder.close()
+    assert clients("wt-after-flood").sio.call("watch", {"name": "wt-flood"}, timeout=5)["ok"]
+
+
+class EngineIOSocket:
+    """What the pinger keeps of an Engine.IO socket whose close is in progress."""
+
+
+def test_the_pinger_resets_a_connection_whose_close_is_stuck():
+    listener = socket.create_server(("127.0.0.1", 0))
+    client = socket.create_connection(listener.getsockname())
+    server_end, _ = listener.accept()
+    client.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)  # and it reads nothing
+    failed = []
+
+    def write():
+        try:
+            server_end.sendall(b"x" * (64 << 20))
+        except OSError as err:
+            failed.append(err)
+
+    writer = threading.Thread(target=write)
+    writer.start()
+    try:
+        time.sleep(0.5)
+        assert writer.is_alive(), "the premise: a write to the client is stuck"
+        closing = EngineIOSocket()
+        closing.sid, closing.chat_ws = "s1", SimpleNamespace(socket=server_end)
+        pinger = Pinger(SimpleNamespace(logger=logging.getLogger(__name__)))
+        pinger.closing[closing] = 100.0  # its close had to be written by then
+        pinger.tick(99.0)
+        writer.join(0.5)
+        assert writer.is_alive() and not failed
+        pinger.tick(100.0)
+        writer.join(5)
+        assert not writer.is_alive() and failed, "the stuck write did not fail"
+        assert server_end_state(client) != "established"
+    finally:
+        for sock in (client, server_end, listener):
+            sock.close()
 
 
 def test_websockets_are_not_compressed(server):
