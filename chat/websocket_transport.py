@@ -17,7 +17,8 @@ connections (long-polling keeps Engine.IO's own code):
 - the reader waits without a timeout: a client that stops answering pings is
   found by the pinger, which closes the socket and so ends the read;
 - one pinger task per server sends every socket's pings and checks their
-  answers, in place of a greenlet per socket and Engine.IO's service task.
+  answers, in place of a greenlet per socket and Engine.IO's service task;
+  a socket whose answer is late has its connection reset.
 
 The close packet and frame are written by a short-lived task: a close that
 does not wait returns at once, and one that waits (a server-side disconnect)
@@ -146,14 +147,19 @@ def close(self, wait: bool = True, abort: bool = False, reason=None) -> None:
     self.server._trigger_event(
         "disconnect", self.sid, reason or self.server.reason.SERVER_DISCONNECT, run_async=False
     )
-    self.chat_shut = self.server.start_background_task(_shut, self, ws, not abort)
+    gone = reason == self.server.reason.PING_TIMEOUT
+    self.chat_shut = self.server.start_background_task(_shut, self, ws, not abort, gone)
     self.closed = True
     if wait:
         self.chat_shut.join()
 
 
-def _shut(sock, ws, say_close: bool) -> None:
+def _shut(sock, ws, say_close: bool, gone: bool = False) -> None:
     """Write Engine.IO's close packet (unless aborting), close the WebSocket, and end the connection.
+
+    A client that answered no ping (`gone`) is sent nothing more: its
+    connection is reset, so that the kernel does not keep what it never read
+    (a suspended tab's backlog) for minutes after the server let it go.
 
     A write stuck on a client that stopped reading (a send holding the lock,
     or the WebSocket's own reply to a ping) must not hold the close up: after
@@ -162,6 +168,9 @@ def _shut(sock, ws, say_close: bool) -> None:
     for the client rather than keeping it for minutes.
     """
     raw = _raw_socket(ws)
+    if gone:
+        _reset(raw)
+        return
     closing = sock.server.chat_pinger.closing
     closing[sock] = time.monotonic() + CLOSE_TIMEOUT
     try:

@@ -71,6 +71,13 @@ class Client:
             self.received.remove((event, payload))
             return payload
 
+    def upgraded(self, timeout=10.0) -> bool:
+        """Wait for the connection to move from long-polling to WebSocket; say whether it did."""
+        deadline = time.monotonic() + timeout
+        while self.sio.transport() != "websocket" and time.monotonic() < deadline:
+            time.sleep(0.05)
+        return self.sio.transport() == "websocket"
+
     def close(self):
         self.sio.disconnect()
         # After the server drops a connection, the client library leaves its
@@ -120,10 +127,7 @@ def test_clients_that_start_on_long_polling_upgrade_to_websocket(clients):
     # What a browser does when a proxy held the WebSocket back at first.
     alice = clients("py-up-a", transports=("polling", "websocket"))
     bob = clients("py-up-b", transports=("polling", "websocket"))
-    deadline = time.monotonic() + 10
-    while {alice.sio.transport(), bob.sio.transport()} != {"websocket"} and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert alice.sio.transport() == bob.sio.transport() == "websocket"
+    assert alice.upgraded() and bob.upgraded()
     call_id = bob.sio.call("call", {"to": "py-up-a"}, timeout=5)["call_id"]
     assert alice.wait_for("ring") == {"call_id": call_id, "from": "py-up-b"}
     assert alice.sio.call("accept", {"call_id": call_id}, timeout=5)["ok"]
