@@ -7,7 +7,7 @@ import requests
 import websocket
 
 from tests.nginx import production_stack
-from tests.test_python_client import Client
+from tests.test_python_client import Client, call_and_signal
 
 
 class Https:
@@ -48,12 +48,7 @@ def test_a_call_crosses_nginx_over_https_and_upgrades_to_websocket(users):
     alice = users("nx-alice", transports=("polling", "websocket"))
     bob = users("nx-bob", transports=("polling", "websocket"))
     assert alice.upgraded() and bob.upgraded()
-    call_id = bob.sio.call("call", {"to": "nx-alice"}, timeout=5)["call_id"]
-    assert alice.wait_for("ring") == {"call_id": call_id, "from": "nx-bob"}
-    assert alice.sio.call("accept", {"call_id": call_id}, timeout=5)["ok"]
-    offer = {"type": "offer", "sdp": "v=0\r\n"}
-    assert bob.sio.call("signal", {"call_id": call_id, "description": offer}, timeout=5)["ok"]
-    assert alice.wait_for("signal")["description"] == offer
+    call_and_signal(bob, alice, {"type": "offer", "sdp": "v=0\r\n"})
 
 
 def test_invite_links_and_cookies_follow_the_browsers_https_address(users, stack):

@@ -41,6 +41,7 @@ class Client:
 
     def __init__(self, server, name, ca=None, transports=("websocket",)):
         """Join as `name` at server.url; `ca` is the certificate to trust for https."""
+        self.name = name
         self.http = join(server, name, ca)
         self.received = []
         self.arrived = threading.Condition()
@@ -88,6 +89,16 @@ class Client:
         self.transport_session.close()
 
 
+def call_and_signal(caller: Client, callee: Client, offer: dict) -> str:
+    """`caller` rings `callee`, who accepts; the offer goes through. Return the call id."""
+    call_id = caller.sio.call("call", {"to": callee.name}, timeout=5)["call_id"]
+    assert callee.wait_for("ring") == {"call_id": call_id, "from": caller.name}
+    assert callee.sio.call("accept", {"call_id": call_id}, timeout=5)["ok"]
+    assert caller.sio.call("signal", {"call_id": call_id, "description": offer}, timeout=5)["ok"]
+    assert callee.wait_for("signal")["description"] == offer
+    return call_id
+
+
 @pytest.fixture
 def clients(server):
     made = []
@@ -128,12 +139,7 @@ def test_clients_that_start_on_long_polling_upgrade_to_websocket(clients):
     alice = clients("py-up-a", transports=("polling", "websocket"))
     bob = clients("py-up-b", transports=("polling", "websocket"))
     assert alice.upgraded() and bob.upgraded()
-    call_id = bob.sio.call("call", {"to": "py-up-a"}, timeout=5)["call_id"]
-    assert alice.wait_for("ring") == {"call_id": call_id, "from": "py-up-b"}
-    assert alice.sio.call("accept", {"call_id": call_id}, timeout=5)["ok"]
-    offer = {"type": "offer", "sdp": "v=0\r\n" + "a=x\r\n" * 1000}  # an offer-sized message
-    assert bob.sio.call("signal", {"call_id": call_id, "description": offer}, timeout=5)["ok"]
-    assert alice.wait_for("signal")["description"] == offer
+    call_and_signal(bob, alice, {"type": "offer", "sdp": "v=0\r\n" + "a=x\r\n" * 1000})  # offer-sized
 
 
 def test_a_connection_without_login_is_refused_with_the_error_code(server):

@@ -19,7 +19,7 @@ import websocket
 
 from chat.websocket_transport import Pinger
 from tests.live import LiveServer
-from tests.test_python_client import Client, join
+from tests.test_python_client import Client, call_and_signal, join
 
 # Pings every second, two seconds to answer, and a second of grace before a dropped user goes offline.
 PINGS = {"PING_INTERVAL": "1", "PING_TIMEOUT": "2", "GRACE_PERIOD": "1"}
@@ -52,6 +52,7 @@ class RawClient:
     """A logged-in Socket.IO client over a bare WebSocket, which answers nothing unless told to."""
 
     def __init__(self, server, name):
+        self.name = name
         self.http = join(server, name)
         cookie = "; ".join(f"{c.name}={c.value}" for c in self.http.cookies)
         url = server.url.replace("http://", "ws://") + "/socket.io/?EIO=4&transport=websocket"
@@ -61,6 +62,14 @@ class RawClient:
         assert [self.ws.recv()[:3] for _ in range(2)] == ["42[", "40{"]
         self.ports = ports(self.ws.sock)
         self.acks = 0
+
+    def take_call_then_stop_reading(self, caller) -> str:
+        """Accept a call from `caller` (a Client), then read nothing more, not even pings."""
+        self.ws.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        call_id = caller.sio.call("call", {"to": self.name}, timeout=5)["call_id"]
+        self.call("accept", {"call_id": call_id})
+        assert caller.wait_for("call_accepted") == {"call_id": call_id}
+        return call_id
 
     def call(self, event, payload):
         """Send an event with an ack id, not waiting for the ack."""
@@ -140,11 +149,7 @@ def test_a_client_that_stops_reading_holds_up_nobody_else(server, clients):
     alice = clients("wt-alice")
     bob = RawClient(server, "wt-bob")
     try:
-        # Bob takes Alice's call, then reads nothing more, not even pings.
-        bob.ws.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
-        call_id = alice.sio.call("call", {"to": "wt-bob"}, timeout=5)["call_id"]
-        bob.call("accept", {"call_id": call_id})
-        assert alice.wait_for("call_accepted") == {"call_id": call_id}
+        call_id = bob.take_call_then_stop_reading(alice)
         offer = {"type": "offer", "sdp": "v=0\r\n" + "a=x\r\n" * 4000}  # 24 KB
         for _ in range(160):  # about 4 MB, more than the socket buffers hold
             alice.sio.emit("signal", {"call_id": call_id, "description": offer})
@@ -155,11 +160,7 @@ def test_a_client_that_stops_reading_holds_up_nobody_else(server, clients):
         # Meanwhile another call is placed, answered and signalled as usual.
         carol, dave = clients("wt-carol"), clients("wt-dave")
         started = time.monotonic()
-        other = carol.sio.call("call", {"to": "wt-dave"}, timeout=5)["call_id"]
-        assert dave.wait_for("ring")["call_id"] == other
-        assert dave.sio.call("accept", {"call_id": other}, timeout=5)["ok"]
-        assert carol.sio.call("signal", {"call_id": other, "description": offer}, timeout=5) == {"ok": True}
-        assert dave.wait_for("signal")["description"] == offer
+        call_and_signal(carol, dave, offer)
         assert time.monotonic() - started < 5
 
         # Bob answered no ping: the server drops him, though a write to him is stuck, and his
@@ -178,10 +179,7 @@ def test_a_client_gone_quiet_is_reset_not_left_to_the_kernel(server, clients):
     alice = clients("wt-alice2")
     bob = RawClient(server, "wt-bob2")
     try:
-        bob.ws.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
-        call_id = alice.sio.call("call", {"to": "wt-bob2"}, timeout=5)["call_id"]
-        bob.call("accept", {"call_id": call_id})
-        assert alice.wait_for("call_accepted") == {"call_id": call_id}
+        call_id = bob.take_call_then_stop_reading(alice)
         offer = {"type": "offer", "sdp": "v=0\r\n" + "a=x\r\n" * 1500}  # 9 KB, more than Bob reads
         assert alice.sio.call("signal", {"call_id": call_id, "description": offer}, timeout=5)["ok"]
         assert alice.wait_for("call_ended", timeout=10)["call_id"] == call_id
