@@ -47,6 +47,9 @@ def create_app(config: Mapping | None = None) -> Flask:
         max_http_buffer_size=app.config["MAX_MESSAGE_BYTES"],
         ping_interval=app.config["PING_INTERVAL"],
         ping_timeout=app.config["PING_TIMEOUT"],
+        # Each event is handled in the greenlet that read it, in order, not in a new task
+        # (a quarter of a relayed message's CPU); no send waits on its client (chat/ws_writer.py).
+        async_handlers=False,
     )
     app.extensions["chat.socketio_server"] = socketio.server
     events.init_app(app)

@@ -83,6 +83,9 @@ def _acknowledging(app: Flask, fn: Handler) -> Callable[..., dict]:
                 return {"ok": True, **(fn(sender, p.envelope(payload)) or {})}
             except SignalingError as err:
                 return err.as_ack()
+            except Exception:  # a bug must not end the sender's connection, which reads in this greenlet
+                log.exception("%s failed", fn.__name__)
+                return SignalingError("internal").as_ack()
 
     return handle
 

@@ -8,11 +8,10 @@ itself on gunicorn's socket, in the greenlet that serves the request: one
 greenlet per connection, and no switch per message.
 
 It offers what Engine.IO's WebSocket handler uses (`wait`, `send`, `close`)
-and no extension or subprotocol. `send` and `close` write without locking:
-their callers hold `write_lock`, the connection's one write lock, which
-chat/websocket_transport.py takes as the socket's. The reader takes it for
-its own replies (pong, close), so a close that finds it held too long can
-reset the connection. Elsewhere (no `gunicorn.socket` in the WSGI
+and no extension or subprotocol. Once chat/websocket_transport.py has given
+it the connection's `chat_writer` (chat/ws_writer.py), every frame it writes,
+its replies to pings and its close frame included, goes through that, and
+so never waits on the client. Elsewhere (no `gunicorn.socket` in the WSGI
 environment) Engine.IO's own gevent WebSocket serves the request.
 """
 
@@ -22,9 +21,9 @@ import hashlib
 import struct
 
 from engineio.async_drivers import gevent as engineio_gevent
-from gevent.lock import Semaphore
 
 from chat.eventlet_mask import apply_mask
+from chat.ws_writer import frame
 
 ACCEPT_GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 RECV_BYTES = 65536
@@ -40,13 +39,14 @@ def _valid_close_code(code: int) -> bool:
 class WebSocketWSGI:
     """Engine.IO's `_async["websocket"]` in gevent mode: `WebSocketWSGI(handler, server)(environ, ...)`."""
 
+    chat_writer = None  # the connection's Writer, once the transport has made it
+
     def __init__(self, handler, server) -> None:
         self.app = handler
         self.server = server
         self.socket = None
         self.closed = False
         self._buffer = bytearray()
-        self.write_lock = Semaphore()
 
     def __call__(self, environ, start_response):
         sock = environ.get("gunicorn.socket")
@@ -107,9 +107,8 @@ class WebSocketWSGI:
                 return self._closed_by_client(payload)
             if opcode == PING:
                 try:
-                    with self.write_lock:
-                        self._write(PONG, payload)
-                except OSError:
+                    self._write(PONG, payload)
+                except OSError:  # gone, or reset for reading none of the pongs
                     return self._gone()
                 continue
             if opcode == PONG:
@@ -129,7 +128,7 @@ class WebSocketWSGI:
         return None
 
     def send(self, message) -> None:
-        """Write one message: text for a str, binary for bytes. The caller holds `write_lock`."""
+        """Write one message: text for a str, binary for bytes."""
         if self.closed:
             raise OSError("the WebSocket is closed")
         if isinstance(message, str):
@@ -138,10 +137,7 @@ class WebSocketWSGI:
             self._write(BINARY, message)
 
     def close(self) -> None:
-        """Write the close frame, once; the caller holds `write_lock`.
-
-        The connection ends when the server shuts the socket down.
-        """
+        """Write the close frame, once. The connection ends when the server shuts the socket down."""
         self._close_with(NORMAL)
 
     # Helpers
@@ -161,14 +157,11 @@ class WebSocketWSGI:
         return data
 
     def _write(self, opcode: int, payload: bytes) -> None:
-        length = len(payload)
-        if length < 126:
-            head = struct.pack("!BB", 0x80 | opcode, length)
-        elif length < 1 << 16:
-            head = struct.pack("!BBH", 0x80 | opcode, 126, length)
+        writer = self.chat_writer
+        if writer is None:
+            self.socket.sendall(frame(opcode, payload))
         else:
-            head = struct.pack("!BBQ", 0x80 | opcode, 127, length)
-        self.socket.sendall(head + payload)
+            writer.write(frame(opcode, payload))
 
     def _close_with(self, code: int) -> None:
         if self.closed:
@@ -189,9 +182,8 @@ class WebSocketWSGI:
         return self._fail(code)
 
     def _fail(self, code: int) -> None:
-        """Close from the reader: take the write lock for the close frame."""
-        with self.write_lock:
-            self._close_with(code)
+        """Close from the reader, with `code`."""
+        self._close_with(code)
         return None
 
     def _gone(self) -> None:

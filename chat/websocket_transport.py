@@ -12,29 +12,30 @@ generation, and the full collections they bring take 130-160 ms.
 In eventlet and gevent mode, `install` changes that for WebSocket
 connections (long-polling keeps Engine.IO's own code):
 
-- a send writes the frame from the sending greenlet, under a per-socket lock,
-  without queue, writer greenlet or timer;
+- every frame goes out through the connection's `chat.ws_writer.Writer`: one
+  non-blocking write from the sending greenlet, and a drain task only for a
+  client that reads slower than it is written to. A send never waits, so the
+  Socket.IO handlers can run in the reader's greenlet (`async_handlers` off);
 - the reader waits without a timeout: a client that stops answering pings is
-  found by the pinger, which closes the socket and so ends the read;
+  found by the pinger, which resets its connection and so ends the read;
 - one pinger task per server sends every socket's pings and checks their
-  answers, in place of a greenlet per socket and Engine.IO's service task;
-  a socket whose answer is late has its connection reset.
+  answers, in place of a greenlet per socket and Engine.IO's service task.
 
-The close packet and frame are written by a short-lived task: a close that
-does not wait returns at once, and one that waits (a server-side disconnect)
-waits about CLOSE_TIMEOUT at most (to a pinger tick) for a stuck write, which
-the connection's reset then fails. A server that `install` did
-not set up (another async mode in the same process) keeps Engine.IO's code.
+A close writes the close packet and frame and waits up to CLOSE_TIMEOUT for
+the client to read what is still queued for it, then resets the connection.
+A server that `install` did not set up (another async mode in the same
+process), or a WebSocket class it does not know, keeps Engine.IO's code.
 """
 
 import contextlib
 import logging
 import socket
-import struct
 import time
 
 from engineio import exceptions, packet
 from engineio import socket as eio_socket
+
+from chat.ws_writer import Writer, can_write, message_frame
 
 log = logging.getLogger(__name__)
 
@@ -43,7 +44,7 @@ _original = {
     name: getattr(ENGINEIO_SOCKET, name) for name in ("_websocket_handler", "send", "close", "schedule_ping")
 }
 PINGER_TICK = 1.0  # seconds between the pinger's rounds; pings are due every PING_INTERVAL
-CLOSE_TIMEOUT = 5.0  # seconds a close waits for a write in progress before resetting the connection
+CLOSE_TIMEOUT = 5.0  # seconds a close waits for the client to read what is queued for it
 
 
 class Pinger:
@@ -58,7 +59,6 @@ class Pinger:
         self.server = server
         self.pings: dict = {}  # socket -> monotonic time its next ping is due
         self.answers: dict = {}  # socket -> monotonic time by which it must have answered
-        self.closing: dict = {}  # socket -> monotonic time by which its close must have been written
         self.task = None
 
     def schedule(self, sock) -> None:
@@ -82,22 +82,14 @@ class Pinger:
                 continue
             sock.last_ping = time.time()
             self.answers[sock] = now + self.server.ping_timeout
-            # In a task of its own: a write to one stuck client must not hold up the others' pings.
-            self.server.start_background_task(_ping, sock)
+            with contextlib.suppress(exceptions.SocketIsClosedError):
+                sock.send(packet.Packet(packet.PING))  # never waits on the client
         for sock in _due(self.answers, now):  # still here: no answer came (schedule() takes it out)
             if not (sock.closing or sock.closed):
                 self.server.logger.info("%s: Client is gone, closing socket", sock.sid)
                 sock.close(wait=False, abort=False, reason=self.server.reason.PING_TIMEOUT)
             if sock.closed and self.server.sockets.get(sock.sid) is sock:
                 del self.server.sockets[sock.sid]
-        for sock in _due(self.closing, now):  # its close is stuck writing to a client that reads nothing
-            self.server.logger.info("%s: Close is stuck, resetting the connection", sock.sid)
-            _reset(_raw_socket(sock.chat_ws))
-
-
-def _ping(sock) -> None:
-    with contextlib.suppress(exceptions.SocketIsClosedError):  # closed since the pinger's round
-        sock.send(packet.Packet(packet.PING))
 
 
 def _due(schedule: dict, now: float) -> list:
@@ -123,23 +115,20 @@ def schedule_ping(self) -> None:
 
 
 def send(self, pkt) -> None:
-    ws = getattr(self, "chat_ws", None)
-    if ws is None:
+    writer = getattr(self, "chat_writer", None)
+    if writer is None:
         return _original["send"](self, pkt)
-    if not self.check_ping_timeout():
+    if not self.check_ping_timeout() or self.closed:
         return
-    with self.chat_send_lock:
-        if self.closed:
-            return
-        try:
-            ws.send(pkt.encode())
-        except Exception as err:  # the client is gone; the reader sees it too and ends the socket
-            self.server.logger.info("%s: send failed: %s", self.sid, err)
+    try:
+        writer.write(message_frame(pkt.encode()))
+    except OSError as err:  # the client is gone or too far behind; the reader sees it too and ends the socket
+        self.server.logger.info("%s: send failed: %s", self.sid, err)
 
 
 def close(self, wait: bool = True, abort: bool = False, reason=None) -> None:
-    ws = getattr(self, "chat_ws", None)
-    if ws is None:
+    writer = getattr(self, "chat_writer", None)
+    if writer is None:
         return _original["close"](self, wait=wait, abort=abort, reason=reason)
     if self.closed or self.closing:
         return
@@ -148,115 +137,89 @@ def close(self, wait: bool = True, abort: bool = False, reason=None) -> None:
         "disconnect", self.sid, reason or self.server.reason.SERVER_DISCONNECT, run_async=False
     )
     gone = reason == self.server.reason.PING_TIMEOUT
-    self.chat_shut = self.server.start_background_task(_shut, self, ws, not abort, gone)
+    self.chat_shut = self.server.start_background_task(_shut, writer, self.chat_ws, not abort, gone)
     self.closed = True
     if wait:
         self.chat_shut.join()
 
 
-def _shut(sock, ws, say_close: bool, gone: bool = False) -> None:
-    """Write Engine.IO's close packet (unless aborting), close the WebSocket, and end the connection.
+def _shut(writer: Writer, ws, say_close: bool, gone: bool = False) -> None:
+    """Write Engine.IO's close packet (unless aborting) and the close frame, then end the connection.
 
     A client that answered no ping (`gone`) is sent nothing more: its
     connection is reset, so that the kernel does not keep what it never read
-    (a suspended tab's backlog) for minutes after the server let it go.
-
-    A write stuck on a client that stopped reading (a send holding the lock,
-    or the WebSocket's own reply to a ping) must not hold the close up: after
-    CLOSE_TIMEOUT the connection is reset instead, by this task or by the
-    pinger. That fails the stuck write, and the kernel drops what was queued
-    for the client rather than keeping it for minutes.
+    (a suspended tab's backlog) for minutes after the server let it go. So is
+    one that has not read what was queued for it CLOSE_TIMEOUT later.
     """
-    raw = _raw_socket(ws)
     if gone:
-        _reset(raw)
+        writer.reset()
         return
-    closing = sock.server.chat_pinger.closing
-    closing[sock] = time.monotonic() + CLOSE_TIMEOUT
-    try:
-        if sock.chat_send_lock.acquire(timeout=CLOSE_TIMEOUT):
-            try:
-                if say_close:
-                    ws.send(packet.Packet(packet.CLOSE).encode())
-                # eventlet's close() would also close the socket, which its reader may be doing
-                # already (on the client's close frame); the shutdown below ends the connection.
-                if hasattr(ws, "_send_closing_frame"):
-                    ws._send_closing_frame(True)
-                else:
-                    ws.close()
-            except Exception:
-                pass
-            finally:
-                sock.chat_send_lock.release()
+    with contextlib.suppress(OSError):  # the connection is gone already
+        if say_close:
+            writer.write(message_frame(packet.Packet(packet.CLOSE).encode()))
+        if hasattr(ws, "_send_closing_frame"):  # eventlet's: it then sends no second one
+            ws._send_closing_frame(True)
         else:
-            _reset(raw)
-    finally:
-        closing.pop(sock, None)
+            ws.close()
+    if not writer.flushed(CLOSE_TIMEOUT):
+        writer.reset()
     # Shut down rather than only close: the server's own references to the socket (its request
-    # file) keep a close from ending the connection, and a read or write waiting on it.
-    if raw is not None:
-        with contextlib.suppress(OSError):
-            raw.shutdown(socket.SHUT_RDWR)
+    # file) keep a close from ending the connection, and a read waiting on it.
+    with contextlib.suppress(OSError):
+        writer.sock.shutdown(socket.SHUT_RDWR)
 
 
 def _raw_socket(ws):
-    """The connection under a WebSocket (`socket` in eventlet's and ours, `ws.sock` in simple-websocket's)."""
-    return getattr(ws, "socket", None) or getattr(getattr(ws, "ws", None), "sock", None)
-
-
-def _reset(raw) -> None:
-    """End the connection with a reset: writes waiting on it fail, and the kernel drops its queue."""
-    if raw is None:
-        return
-    with contextlib.suppress(OSError):
-        raw.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-        raw.shutdown(socket.SHUT_RDWR)
+    """The connection under a WebSocket this transport knows (eventlet's, or chat.gevent_websocket's)."""
+    if not hasattr(type(ws), "chat_writer"):
+        return None
+    sock = getattr(ws, "socket", None)
+    return sock if can_write(sock) else None
 
 
 def _websocket_handler(self, ws):
     """Engine.IO's handler for the WebSocket transport, as in python-engineio but without the writer."""
-    if not hasattr(self.server, "chat_lock"):
+    raw = _raw_socket(ws)
+    if not hasattr(self.server, "chat_pinger") or raw is None:
         return _original["_websocket_handler"](self, ws)
-    if self.connected:  # an upgrade from long-polling: Engine.IO's probe exchange
-        self.upgrading = True
-        pkt = _wait(self, ws)
-        decoded = packet.Packet(encoded_packet=pkt)
-        if decoded.packet_type != packet.PING or decoded.data != "probe":
-            self.server.logger.info("%s: Failed websocket upgrade, no PING packet", self.sid)
-            self.upgrading = False
-            return []
-        ws.send(packet.Packet(packet.PONG, data="probe").encode())
-        self.queue.put(packet.Packet(packet.NOOP))  # ends the pending poll
-        pkt = _wait(self, ws)
-        decoded = packet.Packet(encoded_packet=pkt)
-        if decoded.packet_type != packet.UPGRADE:
-            self.upgraded = False
-            self.server.logger.info("%s: Failed websocket upgrade, expected UPGRADE packet", self.sid)
-            self.upgrading = False
-            return []
-        self.upgraded = True
-        self.upgrading = False
-    else:
-        self.connected = True
-        self.upgraded = True
-
-    # One lock for every write on the connection: a WebSocket that writes replies of its own
-    # (chat/gevent_websocket.py) shares its lock, so a close can see a stuck reply too.
-    self.chat_send_lock = getattr(ws, "write_lock", None) or self.server.chat_lock()
+    # Every frame of the connection goes through one Writer, the WebSocket's own replies
+    # (pongs, its close frame) too, so that none interleaves with another.
+    writer = ws.chat_writer = Writer(raw, self.server.start_background_task, self.server.sleep)
     try:
-        with self.chat_send_lock:
-            # What was queued before (the OPEN packet, or sends during the upgrade) goes first; the
-            # queue is empty when chat_ws is set, with no switch between, so nothing is left in it.
-            for pkt in _drain(self):
-                ws.send(pkt.encode())
-            self.chat_ws = ws
-    except Exception as err:  # the client is gone already
+        if self.connected:  # an upgrade from long-polling: Engine.IO's probe exchange
+            self.upgrading = True
+            pkt = _wait(self, ws)
+            decoded = packet.Packet(encoded_packet=pkt)
+            if decoded.packet_type != packet.PING or decoded.data != "probe":
+                self.server.logger.info("%s: Failed websocket upgrade, no PING packet", self.sid)
+                self.upgrading = False
+                return []
+            writer.write(message_frame(packet.Packet(packet.PONG, data="probe").encode()))
+            self.queue.put(packet.Packet(packet.NOOP))  # ends the pending poll
+            pkt = _wait(self, ws)
+            decoded = packet.Packet(encoded_packet=pkt)
+            if decoded.packet_type != packet.UPGRADE:
+                self.upgraded = False
+                self.server.logger.info("%s: Failed websocket upgrade, expected UPGRADE packet", self.sid)
+                self.upgrading = False
+                return []
+            self.upgraded = True
+            self.upgrading = False
+        else:
+            self.connected = True
+            self.upgraded = True
+        # What was queued before (the OPEN packet, or sends during the upgrade) goes first; a write
+        # never switches greenlets, so nothing can be queued between the last of it and chat_writer.
+        for pkt in _drain(self):
+            writer.write(message_frame(pkt.encode()))
+    except OSError as err:  # the client is gone already
         self.server.logger.info("%s: send failed: %s", self.sid, err)
-        self.chat_ws = ws
+        self.chat_writer, self.chat_ws = writer, ws
         self.close(wait=True, abort=True, reason=self.server.reason.TRANSPORT_CLOSE)
         return []
+    self.chat_writer, self.chat_ws = writer, ws
     if self.closing or self.closed:  # closed during the upgrade, by Engine.IO's own close()
-        _shut(self, ws, say_close=False)
+        _shut(writer, ws, say_close=False)
         return []
 
     while True:
@@ -357,12 +320,12 @@ class WithoutCompression:
         return self.wsgi_app(environ, start_response)
 
 
-def _lock_factory(async_mode: str):
-    if async_mode == "eventlet":
-        from eventlet.semaphore import Semaphore
-    else:
-        from gevent.lock import Semaphore
-    return Semaphore
+def _eventlet_send(self, data: bytes) -> None:
+    """eventlet's RFC6455WebSocket._send (each frame it writes: pongs, its close frame) via the Writer."""
+    writer = self.chat_writer
+    if writer is None:
+        return _original["eventlet_send"](self, data)
+    writer.write(data)
 
 
 def install(server) -> None:
@@ -374,7 +337,13 @@ def install(server) -> None:
         from chat import gevent_websocket
 
         eio._async = {**eio._async, "websocket": gevent_websocket.WebSocketWSGI}
-    eio.chat_lock = _lock_factory(eio.async_mode)
+    else:
+        from eventlet.websocket import RFC6455WebSocket
+
+        if "eventlet_send" not in _original:
+            _original["eventlet_send"] = RFC6455WebSocket._send
+            RFC6455WebSocket.chat_writer = None  # set per connection by _websocket_handler
+            RFC6455WebSocket._send = _eventlet_send
     eio.chat_pinger = Pinger(eio)
     eio.start_service_task = False  # the pinger checks the ping timeouts
     ENGINEIO_SOCKET._websocket_handler = _websocket_handler

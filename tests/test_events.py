@@ -253,6 +253,24 @@ def test_sdp_and_ice_are_relayed_to_the_peer_only(trio):
     assert events(carol) == []
 
 
+def test_a_failure_inside_a_handler_is_an_internal_error_and_the_socket_stays(app, trio, monkeypatch, caplog):
+    alice, bob, carol = trio
+    call_id = in_call(bob, alice)
+    store = app.extensions["chat.store"]
+    working = store.relay_target
+
+    def broken(*args):
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr(store, "relay_target", broken)
+    refused(send(bob, "signal", {"call_id": call_id, "description": OFFER}), "internal")
+    assert "signal failed" in caplog.text
+    monkeypatch.setattr(store, "relay_target", working)
+    assert bob.is_connected()
+    assert send(bob, "signal", {"call_id": call_id, "description": OFFER})["ok"]
+    assert len(events(alice, "signal")) == 1
+
+
 def test_relay_before_accept_is_refused(trio):
     alice, bob, carol = trio
     call_id = ringing(bob)

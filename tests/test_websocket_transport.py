@@ -7,17 +7,12 @@ and stuck clients are raw WebSockets that speak Engine.IO by hand.
 
 import contextlib
 import json
-import logging
 import socket
-import threading
 import time
-from types import SimpleNamespace
 
 import pytest
-import socketio
 import websocket
 
-from chat.websocket_transport import Pinger
 from tests.live import LiveServer
 from tests.test_python_client import Client, call_and_signal, join
 
@@ -145,17 +140,19 @@ def test_a_silent_client_is_dropped_and_one_that_answers_stays(server, clients):
 
 
 def test_a_client_that_stops_reading_holds_up_nobody_else(server, clients):
-    """Bob's browser hangs mid-call: Alice's signals fill his socket, and other calls go on."""
+    """Bob's browser hangs mid-call: Alice's signals fill his socket, and nobody waits for him."""
     alice = clients("wt-alice")
     bob = RawClient(server, "wt-bob")
     try:
         call_id = bob.take_call_then_stop_reading(alice)
         offer = {"type": "offer", "sdp": "v=0\r\n" + "a=x\r\n" * 4000}  # 24 KB
-        for _ in range(160):  # about 4 MB, more than the socket buffers hold
-            alice.sio.emit("signal", {"call_id": call_id, "description": offer})
-        # The premise: a write to Bob is stuck, so this signal is not relayed (nor acknowledged).
-        with pytest.raises(socketio.exceptions.TimeoutError):
-            alice.sio.call("signal", {"call_id": call_id, "description": offer}, timeout=1)
+        # About 4 MB: more than the socket buffers and Bob's backlog on the server hold. Each is
+        # answered at once, since the relay to Bob does not wait for him (once Bob is reset and
+        # his call ended, the answer is no_such_call).
+        started = time.monotonic()
+        for _ in range(160):
+            alice.sio.call("signal", {"call_id": call_id, "description": offer}, timeout=2)
+        assert time.monotonic() - started < 10
 
         # Meanwhile another call is placed, answered and signalled as usual.
         carol, dave = clients("wt-carol"), clients("wt-dave")
@@ -163,9 +160,9 @@ def test_a_client_that_stops_reading_holds_up_nobody_else(server, clients):
         call_and_signal(carol, dave, offer)
         assert time.monotonic() - started < 5
 
-        # Bob answered no ping: the server drops him, though a write to him is stuck, and his
-        # call ends after the grace period. His connection is reset: the server's end is gone
-        # at once, not kept by the kernel with the backlog he never read.
+        # Bob's connection is reset, for his backlog or his unanswered pings: the server's end is
+        # gone at once, not kept by the kernel with what he never read; his call ends after the
+        # grace period.
         assert alice.wait_for("call_ended", timeout=10)["call_id"] == call_id
         assert wait_until(lambda: server_end_state(bob.ports) is None, 5), server_end_state(bob.ports)
     finally:
@@ -217,45 +214,6 @@ def test_a_client_that_floods_pings_and_reads_nothing_is_let_go(server, clients)
     finally:
         flooder.close()
     assert clients("wt-after-flood").sio.call("watch", {"name": "wt-flood"}, timeout=5)["ok"]
-
-
-class EngineIOSocket:
-    """What the pinger keeps of an Engine.IO socket whose close is in progress."""
-
-
-def test_the_pinger_resets_a_connection_whose_close_is_stuck():
-    listener = socket.create_server(("127.0.0.1", 0))
-    client = socket.create_connection(listener.getsockname())
-    server_end, _ = listener.accept()
-    connection = ports(client)
-    client.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)  # and it reads nothing
-    failed = []
-
-    def write():
-        try:
-            server_end.sendall(b"x" * (64 << 20))
-        except OSError as err:
-            failed.append(err)
-
-    writer = threading.Thread(target=write)
-    writer.start()
-    try:
-        time.sleep(0.5)
-        assert writer.is_alive(), "the premise: a write to the client is stuck"
-        closing = EngineIOSocket()
-        closing.sid, closing.chat_ws = "s1", SimpleNamespace(socket=server_end)
-        pinger = Pinger(SimpleNamespace(logger=logging.getLogger(__name__)))
-        pinger.closing[closing] = 100.0  # its close had to be written by then
-        pinger.tick(99.0)
-        writer.join(0.5)
-        assert writer.is_alive() and not failed
-        pinger.tick(100.0)
-        writer.join(5)
-        assert not writer.is_alive() and failed, "the stuck write did not fail"
-        assert server_end_state(connection) != "established"
-    finally:
-        for sock in (client, server_end, listener):
-            sock.close()
 
 
 def test_websockets_are_not_compressed(server):
