@@ -13,6 +13,7 @@ from flask import Flask, render_template
 from werkzeug.exceptions import HTTPException
 
 from chat import eventlet_mask, events, security, turn_config, views, websocket_transport  # noqa: F401
+from chat import protocol as p
 from chat.auth import csrf_token, login_manager
 from chat.extensions import socketio
 from chat.ice import check_settings
@@ -50,6 +51,7 @@ def create_app(config: Mapping | None = None) -> Flask:
         # Each event is handled in the greenlet that read it, in order, not in a new task
         # (a quarter of a relayed message's CPU); no send waits on its client (chat/ws_writer.py).
         async_handlers=False,
+        serializer=p.JsonPacket,
     )
     app.extensions["chat.socketio_server"] = socketio.server
     events.init_app(app)

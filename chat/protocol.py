@@ -3,8 +3,22 @@
 docs/protocol.md describes all of it for people writing other clients.
 """
 
+from socketio import packet
+
 from chat.errors import SignalingError
 from chat.names import fold_name
+
+
+class JsonPacket(packet.Packet):
+    """Socket.IO packets whose payloads are JSON only, as every payload of this protocol is.
+
+    The default class searches every outgoing payload for bytes, to send them
+    as binary attachments: half the cost of building a relayed message's
+    packet (7.7 -> 3.6 us). What clients send is decoded as before.
+    """
+
+    uses_binary_events = False
+
 
 # Client to server; each is acknowledged with {ok: true, ...} or
 # {ok: false, error, message}.
