@@ -57,9 +57,9 @@ def create_app(config: Mapping | None = None) -> Flask:
     events.init_app(app)
     if socketio.async_mode == "eventlet":
         eventlet_mask.install()
-        app.wsgi_app = websocket_transport.GunicornEventletInput(app.wsgi_app)
     if socketio.async_mode in ("eventlet", "gevent"):
         websocket_transport.install(socketio.server)
+        app.wsgi_app = websocket_transport.GunicornSocket(app.wsgi_app, socketio.async_mode)
     app.wsgi_app = websocket_transport.WithoutCompression(app.wsgi_app)
     security.init_app(app)
     app.jinja_env.globals["csrf_token"] = csrf_token

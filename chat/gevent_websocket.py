@@ -11,7 +11,7 @@ It offers what Engine.IO's WebSocket handler uses (`wait`, `send`, `close`)
 and no extension or subprotocol. Once chat/websocket_transport.py has given
 it the connection's `chat_writer` (chat/ws_writer.py), every frame it writes,
 its replies to pings and its close frame included, goes through that, and
-so never waits on the client. Elsewhere (no `gunicorn.socket` in the WSGI
+so never waits on the client. Elsewhere (no gunicorn socket in the WSGI
 environment) Engine.IO's own gevent WebSocket serves the request.
 """
 
@@ -49,7 +49,8 @@ class WebSocketWSGI:
         self._buffer = bytearray()
 
     def __call__(self, environ, start_response):
-        sock = environ.get("gunicorn.socket")
+        # chat.socket: gunicorn's socket, handed over by websocket_transport.GunicornSocket.
+        sock = environ.get("chat.socket") or environ.get("gunicorn.socket")
         if sock is None:
             return engineio_gevent.WebSocketWSGI(self.app, self.server)(environ, start_response)
         if environ.get("HTTP_SEC_WEBSOCKET_VERSION", "13") != "13":

@@ -281,22 +281,29 @@ class _Socket:
         return self.socket
 
 
-class GunicornEventletInput:
-    """WSGI middleware: hand gunicorn's socket to eventlet's WebSocket without a class per request.
+class GunicornSocket:
+    """WSGI middleware: hand gunicorn's socket to the WebSocket without a class per request.
 
-    Under gunicorn, python-engineio's middleware defines a new class for every request to wrap
-    `environ["gunicorn.socket"]` the way eventlet's WebSocket wants it; each costs about 2.6 KiB
-    and a reference cycle, for as long as the request (a WebSocket's: the connection) lasts.
-    This one wraps it with one class, and takes the key away so that Engine.IO does not.
+    Under gunicorn, python-engineio's middleware defines a new class for every
+    request that has `environ["gunicorn.socket"]`, to wrap it the way
+    eventlet's WebSocket wants it; each costs about 2.6 KiB and a reference
+    cycle, for as long as the request (a WebSocket's: the connection) lasts.
+    This one takes the key away so that Engine.IO does not, and gives the
+    socket to eventlet's WebSocket in one class defined once (eventlet mode),
+    or to chat/gevent_websocket.py as `chat.socket` (gevent mode).
     """
 
-    def __init__(self, wsgi_app) -> None:
+    def __init__(self, wsgi_app, async_mode: str) -> None:
         self.wsgi_app = wsgi_app
+        self.eventlet = async_mode == "eventlet"
 
     def __call__(self, environ, start_response):
         sock = environ.pop("gunicorn.socket", None)
         if sock is not None:
-            environ["eventlet.input"] = _Socket(sock)
+            if self.eventlet:
+                environ["eventlet.input"] = _Socket(sock)
+            else:
+                environ["chat.socket"] = sock
         return self.wsgi_app(environ, start_response)
 
 
