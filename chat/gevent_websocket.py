@@ -158,11 +158,8 @@ class WebSocketWSGI:
         return data
 
     def _write(self, opcode: int, payload: bytes) -> None:
-        writer = self.chat_writer
-        if writer is None:
-            self.socket.sendall(frame(opcode, payload))
-        else:
-            writer.write(frame(opcode, payload))
+        write = self.socket.sendall if self.chat_writer is None else self.chat_writer.write
+        write(frame(opcode, payload))
 
     def _close_with(self, code: int) -> None:
         if self.closed:

@@ -118,7 +118,7 @@ def send(self, pkt) -> None:
     writer = getattr(self, "chat_writer", None)
     if writer is None:
         return _original["send"](self, pkt)
-    if not self.check_ping_timeout() or self.closed:
+    if not self.check_ping_timeout():  # raises if closed, returns False if it closed it now
         return
     try:
         writer.write(message_frame(pkt.encode()))

@@ -34,7 +34,10 @@ class SerialSSLSocket(ssl.SSLSocket):
     reads under it; writes take it too. Browsers have no such problem.
     """
 
-    _lock = threading.Lock()  # one for every such socket of the test process: they are few and fast
+    @property
+    def _lock(self) -> threading.Lock:
+        # Made on first use by whichever thread comes first (dict.setdefault is atomic).
+        return self.__dict__.setdefault("_serial_lock", threading.Lock())
 
     def recv(self, bufsize=1024, flags=0):
         if not self.pending() and not select.select([self], [], [], self.gettimeout())[0]:
