@@ -30,6 +30,9 @@ class Config:
     # Base of invite links, e.g. https://talk.example.org; unset means the
     # host the request came in on.
     PUBLIC_URL = os.environ.get("PUBLIC_URL", "").rstrip("/") or None
+    # Hosts served besides PUBLIC_URL's (Flask's TRUSTED_HOSTS; ".example.org" takes its
+    # subdomains); with neither set, any (development only: production needs PUBLIC_URL).
+    TRUSTED_HOSTS = _env_list("TRUSTED_HOSTS")
     # STUN and TURN URLs handed to browsers. None by default: on one LAN,
     # host candidates are enough.
     STUN_URLS = _env_list("STUN_URLS")
@@ -55,6 +58,12 @@ class Config:
     # be longer than their sum (deploy/nginx.conf: 120 s).
     PING_INTERVAL = _env_float("PING_INTERVAL", 25.0)
     PING_TIMEOUT = _env_float("PING_TIMEOUT", 20.0)
+    # Seconds an Engine.IO session may stay open without a Socket.IO connection (refused, or
+    # never asked for); a browser connects at once.
+    CONNECT_TIMEOUT = _env_float("CONNECT_TIMEOUT", 5.0)
+    # Embedded server only: seconds a client may take to send a request line, and between
+    # reads of its headers and body (nginx does this in production).
+    REQUEST_TIMEOUT = _env_float("REQUEST_TIMEOUT", 10.0)
     # Largest Socket.IO message accepted, and largest SDP inside one.
     MAX_MESSAGE_BYTES = _env_int("MAX_MESSAGE_BYTES", 64 * 1024)
     MAX_SDP_BYTES = _env_int("MAX_SDP_BYTES", 32 * 1024)
@@ -63,6 +72,15 @@ class Config:
     JOIN_PER_MINUTE = _env_int("JOIN_PER_MINUTE", 20)
     CALLS_PER_MINUTE = _env_int("CALLS_PER_MINUTE", 10)
     CALLS_PER_MINUTE_PER_ADDRESS = _env_int("CALLS_PER_MINUTE_PER_ADDRESS", 30)
+    # Calls one user, and all users of one address, may place to the same person within
+    # REPEAT_CALL_WINDOW seconds: more would let one caller keep someone busy for everyone.
+    REPEAT_CALLS = _env_int("REPEAT_CALLS", 5)
+    REPEAT_CALL_WINDOW = _env_float("REPEAT_CALL_WINDOW", 600.0)
+    # Fetches of /ice-servers (each a new TURN credential) by one user, all
+    # tabs together. A tab fetches once per call it places or that rings in it,
+    # once per move of a call and per connection check: room for twice
+    # CALLS_PER_MINUTE.
+    ICE_SERVERS_PER_MINUTE = _env_int("ICE_SERVERS_PER_MINUTE", 20)
     # How many proxies in front set X-Forwarded-For/-Proto/-Host (nginx: 1).
     # Their headers are trusted from that many hops only; 0 trusts none.
     PROXY_HOPS = _env_int("PROXY_HOPS", 0)

@@ -347,7 +347,7 @@ class AppTarget:
                 raise CallSetupError(f"The app still refuses calls as rate limited: {text!r}")
             print(
                 f"call_setup: the app at {self.url} rate-limits calls ({text!r}); waiting. Start it "
-                "with CALLS_PER_MINUTE and CALLS_PER_MINUTE_PER_ADDRESS high for benchmarks.",
+                "with CALLS_PER_MINUTE, CALLS_PER_MINUTE_PER_ADDRESS and REPEAT_CALLS high for benchmarks.",
                 file=sys.stderr,
             )
             time.sleep(5)
@@ -630,7 +630,8 @@ def app_server(**settings: str) -> Iterator[str]:
     from tests.live import LiveServer
 
     limits = {
-        key: "1000000000" for key in ("JOIN_PER_MINUTE", "CALLS_PER_MINUTE", "CALLS_PER_MINUTE_PER_ADDRESS")
+        key: "1000000000"
+        for key in ("JOIN_PER_MINUTE", "CALLS_PER_MINUTE", "CALLS_PER_MINUTE_PER_ADDRESS", "REPEAT_CALLS")
     }
     live = LiveServer(server="gunicorn", **limits, **settings)
     try:

@@ -10,13 +10,15 @@ import secrets
 from collections.abc import Mapping
 
 from flask import Flask, render_template
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, SecurityError
 
-from chat import eventlet_mask, events, security, turn_config, views, websocket_transport  # noqa: F401
+from chat import backports, events, security, turn_config, views, websocket_transport  # noqa: F401
 from chat import protocol as p
 from chat.auth import csrf_token, login_manager
+from chat.connect_deadline import ConnectDeadline
 from chat.extensions import socketio
 from chat.ice import check_settings
+from chat.middleware import ErrorShield, WebSocketHandshake
 from chat.ratelimit import RateLimiter
 from chat.store_memory import MemoryStore
 
@@ -48,6 +50,10 @@ def create_app(config: Mapping | None = None) -> Flask:
         max_http_buffer_size=app.config["MAX_MESSAGE_BYTES"],
         ping_interval=app.config["PING_INTERVAL"],
         ping_timeout=app.config["PING_TIMEOUT"],
+        # WebSocket only: long-polling sessions span many requests, and a POST that Engine.IO
+        # refuses as too large left its connection hanging for good (python-engineio 4.15.1,
+        # docs/architecture.md). Without polling no process needs sticky routing either.
+        transports=["websocket"],
         # Each event is handled in the greenlet that read it, in order, not in a new task
         # (a quarter of a relayed message's CPU); no send waits on its client (chat/ws_writer.py).
         async_handlers=False,
@@ -56,17 +62,20 @@ def create_app(config: Mapping | None = None) -> Flask:
     app.extensions["chat.socketio_server"] = socketio.server
     events.init_app(app)
     if socketio.async_mode == "eventlet":
-        eventlet_mask.install()
+        backports.install_eventlet()  # the WebSocket message limit, and chat/eventlet_mask.py
     if socketio.async_mode in ("eventlet", "gevent"):
+        ConnectDeadline(socketio.server, app.config["CONNECT_TIMEOUT"]).start()
         websocket_transport.install(socketio.server)
         app.wsgi_app = websocket_transport.GunicornSocket(app.wsgi_app, socketio.async_mode)
-    app.wsgi_app = websocket_transport.WithoutCompression(app.wsgi_app)
+    app.wsgi_app = WebSocketHandshake(app.wsgi_app)
     security.init_app(app)
     app.jinja_env.globals["csrf_token"] = csrf_token
     turn_config.init_app(app)
 
     app.register_blueprint(views.bp)
     app.register_error_handler(HTTPException, _error_page)
+    app.register_error_handler(SecurityError, _untrusted_host)
+    app.wsgi_app = ErrorShield(app.wsgi_app)  # outermost
     return app
 
 
@@ -85,3 +94,8 @@ def _check_secret(app: Flask) -> None:
 
 def _error_page(err: HTTPException):
     return render_template("error.html", error=err), err.code
+
+
+def _untrusted_host(err: SecurityError):
+    # Not the page: without a trusted host, Flask builds no URL (the page's links).
+    return "This server does not serve that host.\n", 400, {"Content-Type": "text/plain; charset=utf-8"}

@@ -21,13 +21,17 @@ def store() -> Store:
     return current_app.extensions["chat.store"]
 
 
-def check_rate(*limits: tuple[str, str]) -> None:
-    """Refuse with rate_limited unless every (key, setting) is within its per-minute limit."""
+def check_rate(*limits: tuple[str, str], window: str | None = None, message: str | None = None) -> None:
+    """Refuse with rate_limited unless every (key, setting) is within its limit.
+
+    The limit is per minute, or per the number of seconds in the setting `window`.
+    """
     limiter = current_app.extensions["chat.limiter"]
+    seconds = current_app.config[window] if window else 60.0
     for key, setting in limits:
-        if not limiter.allow(key, current_app.config[setting]):
+        if not limiter.allow(key, current_app.config[setting], seconds):
             log.warning("rate limited: %s", key)
-            raise SignalingError("rate_limited")
+            raise SignalingError("rate_limited", message)
 
 
 def announce_ended(ended: Ended | None) -> None:

@@ -69,6 +69,26 @@ def init_app(app: Flask) -> None:
     app.extensions["chat.senders"] = {}
     for name, fn in HANDLERS.items():
         socketio.server.on(name, _acknowledging(app, fn))
+    socketio.server.on(p.REFUSED, _refused)
+
+
+def _refused(sid: str, reason: str) -> dict:
+    """Answer a packet that protocol.JsonPacket refused; end the connection unless it was a reserved name.
+
+    A reserved name may be a client's mistake and gets unknown_event; binary or
+    undecodable packets come from no client of this protocol, and whatever
+    they were part of cannot be told apart from what follows.
+    """
+    if reason == p.REFUSED_RESERVED:
+        return SignalingError(
+            "unknown_event", "connect, disconnect and other reserved names are not events."
+        ).as_ack()
+    log.warning("closing %s: it sent a %s packet", sid, reason)
+    server = socketio.server
+    eio_sid = server.manager.eio_sid_from_sid(sid, "/")
+    if eio_sid is not None:
+        server.eio.disconnect(eio_sid)
+    return SignalingError("invalid_payload", "This server takes JSON events only.").as_ack()
 
 
 def _acknowledging(app: Flask, fn: Handler) -> Callable[..., dict]:
@@ -129,6 +149,13 @@ def call(sender: Sender, payload: dict) -> dict:
     check_rate(
         (f"call:user:{sender.name}", "CALLS_PER_MINUTE"),
         (f"call:addr:{sender.address}", "CALLS_PER_MINUTE_PER_ADDRESS"),
+    )
+    # Ringing one person again and again (under one name or many) would keep her busy for everyone.
+    check_rate(
+        (f"call:pair:{sender.name}:{callee}", "REPEAT_CALLS"),
+        (f"call:addr-pair:{sender.address}:{callee}", "REPEAT_CALLS"),
+        window="REPEAT_CALL_WINDOW",
+        message=f"You have called {callee} several times already. Try again later.",
     )
     new_call = store().start_call(sender.name, callee)
     socketio.emit(p.RING, {"call_id": new_call.id, "from": sender.name}, to=p.user_room(callee))

@@ -117,7 +117,8 @@ class WebSocketWSGI:
             if opcode not in (CONTINUATION, TEXT, BINARY) or (opcode == CONTINUATION) != (kind is not None):
                 return self._fail(PROTOCOL_ERROR)
             kind = kind or opcode
-            parts.append(payload)
+            if payload:  # an empty fragment adds nothing, and a flood of them would grow the list unbounded
+                parts.append(payload)
             if fin:
                 data = b"".join(parts)
                 if kind == BINARY:

@@ -1,22 +1,40 @@
 """ICE servers for a user: STUN URLs, and TURN URLs with expiring credentials.
 
 TURN credentials follow the TURN REST API scheme that coturn checks with
-`use-auth-secret`: the username is "<unix expiry>:<name>" and the password is
-base64(HMAC-SHA1(secret, username)). coturn recomputes the password from its
-copy of the secret and refuses a username whose time has passed, so the
-secret itself never leaves the server.
+`use-auth-secret`: the username is "<unix expiry>:<name>/<nonce>" and the
+password is base64(HMAC-SHA1(secret, username)). coturn recomputes the
+password from its copy of the secret and refuses a username whose time has
+passed, so the secret itself never leaves the server.
+
+coturn counts its `user-quota` of allocations per username without the expiry,
+so each credential gets a random nonce of its own: with "<expiry>:<name>"
+alone, anyone who once held a name could use up its quota with an old
+credential, for as long as that credential lasts.
 """
 
 import base64
 import hashlib
 import hmac
+import secrets
 
 TRANSPORT_POLICIES = ("all", "relay")
+# 96 random bits, 16 characters of base64url (A-Z a-z 0-9 - _).
+NONCE_BYTES = 12
+# Between the name and the nonce: a character that no name holds (chat/names.py)
+# and no nonce either, so a username splits into one name and one nonce only.
+NONCE_SEPARATOR = "/"
 
 
-def turn_credentials(secret: str, name: str, ttl: int, now: float) -> tuple[str, str]:
-    """Return (username, password) for `name`, valid for `ttl` seconds from `now`."""
-    username = f"{int(now) + ttl}:{name}"
+def turn_credentials(
+    secret: str, name: str, ttl: int, now: float, *, nonce: str | None = None
+) -> tuple[str, str]:
+    """Return a new (username, password) for `name`, valid for `ttl` seconds from `now`.
+
+    Every call makes another username (a random nonce unless `nonce` is given).
+    """
+    if nonce is None:
+        nonce = secrets.token_urlsafe(NONCE_BYTES)
+    username = f"{int(now) + ttl}:{name}{NONCE_SEPARATOR}{nonce}"
     digest = hmac.new(secret.encode(), username.encode(), hashlib.sha1).digest()
     return username, base64.b64encode(digest).decode()
 

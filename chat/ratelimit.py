@@ -1,4 +1,4 @@
-"""Rate limits: at most so many attempts per minute for one key.
+"""Rate limits: at most so many attempts per window (a minute unless said) for one key.
 
 A sliding log per key (the times of recent attempts), kept in this process's
 memory under a lock; a shared backend for several processes comes with the
@@ -22,15 +22,17 @@ class RateLimiter:
         self._clock = clock
         self._lock = threading.Lock()
         self._hits: dict[str, deque[float]] = {}
+        self._longest = WINDOW  # the longest window asked for, beyond which a key is idle
 
-    def allow(self, key: str, per_minute: int) -> bool:
-        """Record an attempt for `key`; say whether it is within `per_minute`."""
+    def allow(self, key: str, limit: int, window: float = WINDOW) -> bool:
+        """Record an attempt for `key`; say whether it is within `limit` attempts in `window` seconds."""
         now = self._clock()
         with self._lock:
+            self._longest = max(self._longest, window)
             hits = self._hits.setdefault(key, deque())
-            while hits and now - hits[0] >= WINDOW:
+            while hits and now - hits[0] >= window:
                 hits.popleft()
-            if len(hits) >= per_minute:
+            if len(hits) >= limit:
                 return False
             hits.append(now)
             if len(self._hits) > PRUNE_AT:
@@ -38,5 +40,6 @@ class RateLimiter:
             return True
 
     def _prune(self, now: float) -> None:
-        for key in [k for k, hits in self._hits.items() if not hits or now - hits[-1] >= WINDOW]:
+        stale = [k for k, hits in self._hits.items() if not hits or now - hits[-1] >= self._longest]
+        for key in stale:
             del self._hits[key]

@@ -1,9 +1,11 @@
-"""Response headers that keep pages safe in a browser, and the proxy in front.
+"""Response headers that keep pages safe in a browser, the proxy in front, and the hosts served.
 
 The Content-Security-Policy allows scripts, styles and connections from the
 app's own origin only: no inline script, no inline event handler, no inline
 style. Camera and microphone are allowed to this origin and no other.
 """
+
+from urllib.parse import urlsplit
 
 from flask import Flask, Response
 from werkzeug.middleware.proxy_fix import ProxyFix
@@ -38,8 +40,34 @@ def _add_headers(response: Response) -> Response:
     return response
 
 
+def trusted_hosts(public_url: str | None, extra: list[str]) -> list[str] | None:
+    """The hosts whose requests are served: PUBLIC_URL's and TRUSTED_HOSTS; None for any."""
+    hosts = ([urlsplit(public_url).hostname] if public_url else []) + extra
+    return [host for host in hosts if host] or None
+
+
+def check_public_url(settings: dict) -> None:
+    """Refuse production without PUBLIC_URL: invite links would follow whatever Host a request names."""
+    url = settings["PUBLIC_URL"]
+    if url and (urlsplit(url).scheme not in ("http", "https") or not urlsplit(url).hostname):
+        raise RuntimeError(
+            f"PUBLIC_URL must be the app's address, such as https://talk.example.org, not {url!r}."
+        )
+    if settings["APP_ENV"] == "production" and not url:
+        raise RuntimeError(
+            "PUBLIC_URL is not set. Set it to the address people use, such as https://talk.example.org: "
+            "invite links are built from it, and requests for any other host are refused."
+        )
+
+
 def init_app(app: Flask) -> None:
-    """Add the headers to every response, and trust PROXY_HOPS proxies in front."""
+    """Add the headers to every response, trust PROXY_HOPS proxies in front, and serve trusted hosts only.
+
+    Flask answers a request whose Host (or X-Forwarded-Host, through a trusted
+    proxy) is not one of TRUSTED_HOSTS with 400.
+    """
+    check_public_url(app.config)
+    app.config["TRUSTED_HOSTS"] = trusted_hosts(app.config["PUBLIC_URL"], app.config["TRUSTED_HOSTS"])
     app.after_request(_add_headers)
     hops = app.config["PROXY_HOPS"]
     if hops:

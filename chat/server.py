@@ -56,4 +56,34 @@ def _run_eventlet(app: Flask, host: str, port: int, max_connections: int) -> Non
     # given max_size.
     family, _, _, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
     listener = eventlet.listen(address, family=family, backlog=LISTEN_BACKLOG)
-    eventlet.wsgi.server(listener, app, max_size=max_connections, log_output=False)
+    timeout = app.config["REQUEST_TIMEOUT"]
+    eventlet.wsgi.server(
+        listener,
+        WebSocketsWithoutTimeout(app),
+        max_size=max_connections,
+        log_output=False,
+        # Not the traceback of a failed request to its client (eventlet's default); the app
+        # logs it (chat.middleware.ErrorShield).
+        debug=False,
+        # A client that is slow to send its request line (keepalive: for every request on a
+        # connection, the first included) or that stalls in its headers or body is let go.
+        keepalive=timeout,
+        socket_timeout=timeout,
+    )
+
+
+class WebSocketsWithoutTimeout:
+    """WSGI middleware: a WebSocket's reads wait for as long as Engine.IO's pings keep it alive.
+
+    eventlet's socket_timeout bounds every read of a connection, and an idle
+    WebSocket reads nothing between pings (PING_INTERVAL, 25 s).
+    """
+
+    def __init__(self, wsgi_app) -> None:
+        self.wsgi_app = wsgi_app
+
+    def __call__(self, environ, start_response):
+        connection = environ.get("eventlet.input")
+        if connection is not None and environ.get("HTTP_UPGRADE", "").lower() == "websocket":
+            connection.get_socket().settimeout(None)
+        return self.wsgi_app(environ, start_response)

@@ -307,26 +307,6 @@ class GunicornSocket:
         return self.wsgi_app(environ, start_response)
 
 
-class WithoutCompression:
-    """WSGI middleware: WebSockets without permessage-deflate, whatever the browser offers.
-
-    Browsers offer the extension on every WebSocket, and eventlet and
-    simple-websocket accept it. The zlib streams it keeps per connection
-    (kept between messages, as the extension allows) cost about 90 KiB for
-    every connected user, three times the rest of an idle connection, and
-    signaling messages are too small to gain from compression. Removing the
-    offer from the request makes the server answer without the extension, as
-    socket.io's own server does by default.
-    """
-
-    def __init__(self, wsgi_app) -> None:
-        self.wsgi_app = wsgi_app
-
-    def __call__(self, environ, start_response):
-        environ.pop("HTTP_SEC_WEBSOCKET_EXTENSIONS", None)
-        return self.wsgi_app(environ, start_response)
-
-
 def _eventlet_send(self, data: bytes) -> None:
     """eventlet's RFC6455WebSocket._send (each frame it writes: pongs, its close frame) via the Writer."""
     writer = self.chat_writer

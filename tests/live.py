@@ -25,6 +25,7 @@ BASE_ENV = {
     # Every test user comes from 127.0.0.1: per-address limits would bite.
     "JOIN_PER_MINUTE": "1000",
     "CALLS_PER_MINUTE_PER_ADDRESS": "1000",
+    "REPEAT_CALLS": "1000",
     "PYTHONUNBUFFERED": "1",
 }
 START_TIMEOUT = 20.0

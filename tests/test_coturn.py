@@ -1,14 +1,11 @@
 """A real coturn with the app's credential scheme, and the shipped deploy/turnserver.conf.
 
-The TURN REST API scheme: username "<unix expiry time>:<name>", password
-base64(HMAC-SHA1(secret, username)); coturn (`use-auth-secret`) recomputes it
-and refuses expired usernames. Each test talks to coturn over UDP on loopback
-with tests/turn_client.py.
+The TURN REST API scheme: username "<unix expiry time>:<name>/<nonce>", password
+base64(HMAC-SHA1(secret, username)), made by the app's chat/ice.py; coturn
+(`use-auth-secret`) recomputes it and refuses expired usernames. Each test talks
+to coturn over UDP on loopback with tests/turn_client.py.
 """
 
-import base64
-import hashlib
-import hmac
 import ipaddress
 import itertools
 import socket
@@ -18,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from chat import ice
 from tests.coturn import Coturn
 from tests.turn_client import FAMILY_IPV4, FAMILY_IPV6, TurnClient, check_integrity
 
@@ -29,10 +27,8 @@ _names = itertools.count()
 
 
 def turn_credentials(name: str, secret: str = SECRET, ttl: int = 600) -> tuple[str, str]:
-    """(username, password) of the TURN REST API scheme, valid for `ttl` seconds (negative: expired)."""
-    username = f"{int(time.time()) + ttl}:{name}"
-    password = base64.b64encode(hmac.new(secret.encode(), username.encode(), hashlib.sha1).digest()).decode()
-    return username, password
+    """(username, password) as the app makes them, valid for `ttl` seconds (negative: expired)."""
+    return ice.turn_credentials(secret, name, ttl, time.time())
 
 
 def unique_name() -> str:

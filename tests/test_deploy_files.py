@@ -11,6 +11,7 @@ import stat
 import subprocess
 import sys
 import time
+import urllib.parse
 import urllib.request
 from pathlib import Path
 
@@ -102,7 +103,10 @@ def test_the_units_command_with_the_environment_file_serves_and_stops_on_sigterm
         while True:
             assert proc.poll() is None, proc.stdout.read().decode()
             try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=2) as response:
+                # As nginx passes it: the host of PUBLIC_URL, the only one served.
+                host = urllib.parse.urlsplit(settings["PUBLIC_URL"]).hostname
+                request = urllib.request.Request(f"http://127.0.0.1:{port}/", headers={"Host": host})
+                with urllib.request.urlopen(request, timeout=2) as response:
                     assert response.status == 200
                     break
             except OSError:

@@ -1,5 +1,7 @@
 """The Socket.IO protocol: every event, every refusal, and what bystanders get."""
 
+import random
+
 import pytest
 
 from chat.extensions import socketio
@@ -381,6 +383,16 @@ BAD_PAYLOADS = [
     ("signal", {"call_id": "CALL", "description": "v=0"}, "invalid_payload"),
     ("signal", {"call_id": "CALL", "description": {"type": "evil", "sdp": ""}}, "invalid_payload"),
     ("signal", {"call_id": "CALL", "description": {"type": "offer", "sdp": 5}}, "invalid_payload"),
+    ("signal", {"call_id": "CALL", "description": {"type": {}}}, "invalid_payload"),
+    ("signal", {"call_id": "CALL", "description": {"type": ["offer"]}}, "invalid_payload"),
+    (
+        "signal",
+        {"call_id": "CALL", "candidate": {"candidate": "c", "sdpMLineIndex": True}},
+        "invalid_payload",
+    ),
+    ("call", {"to": {}}, "invalid_name"),
+    ("watch", {"name": ["alice"]}, "invalid_name"),
+    ("accept", {"call_id": {}}, "invalid_payload"),
     (
         "signal",
         {"call_id": "CALL", "description": {"type": "offer", "sdp": "a" * 40000}},
@@ -412,3 +424,47 @@ def test_bad_input_is_refused_and_changes_nothing(trio, event, payload, code):
     # The call goes on as before.
     assert send(bob, "signal", {"call_id": call_id, "candidate": CANDIDATE})["ok"]
     assert len(events(alice, "signal")) == 1
+
+
+def _fuzzed(rng: random.Random, depth: int = 0) -> object:
+    """A random JSON value, nested at most three deep, of the kinds the fields of this protocol hold."""
+    kinds = ["none", "bool", "int", "float", "str", "field"] + (["list", "dict"] if depth < 3 else [])
+    kind = rng.choice(kinds)
+    if kind == "none":
+        return None
+    if kind == "bool":
+        return rng.random() < 0.5
+    if kind == "int":
+        return rng.choice([0, -1, 1, 2**31, 2**63, -(2**70), 1023, 1024])
+    if kind == "float":
+        return rng.choice([0.5, -1e308, 1e308, float("inf")])
+    if kind == "str":
+        return rng.choice(["", "alice", "offer", "x" * 70000, "é\u0000\ud7ff", "candidate:1", "../.."])
+    if kind == "field":  # a known key's value in the wrong place
+        return {rng.choice(FIELDS): _fuzzed(rng, depth + 1)}
+    if kind == "list":
+        return [_fuzzed(rng, depth + 1) for _ in range(rng.randint(0, 3))]
+    return {rng.choice(FIELDS): _fuzzed(rng, depth + 1) for _ in range(rng.randint(0, 4))}
+
+
+FIELDS = ["to", "call_id", "name", "failed", "epoch", "description", "candidate", "type", "sdp"]
+FIELDS += ["sdpMid", "sdpMLineIndex", "usernameFragment", "from"]
+EVENTS = ["call", "cancel", "accept", "decline", "hangup", "signal", "move", "watch"]
+
+
+def test_fuzzed_payloads_get_a_refusal_never_an_internal_error(trio, caplog):
+    alice, bob, carol = trio
+    call_id = in_call(bob, alice)
+    rng = random.Random(20261202)
+    for _ in range(3000):
+        payload = _fuzzed(rng)
+        if isinstance(payload, dict) and rng.random() < 0.5:
+            payload["call_id"] = call_id
+        event = rng.choice(EVENTS)
+        if event in ("hangup", "cancel", "decline", "move"):  # these could end or move the call
+            continue
+        ack = send(bob, event, payload)
+        assert ack["ok"] is True or ack["error"] != "internal", (event, payload, ack)
+    assert "failed" not in caplog.text
+    assert bob.is_connected()
+    assert send(bob, "signal", {"call_id": call_id, "candidate": CANDIDATE})["ok"]

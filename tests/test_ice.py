@@ -3,6 +3,7 @@
 import base64
 import hashlib
 import hmac
+import re
 from types import SimpleNamespace
 
 import pytest
@@ -19,13 +20,32 @@ TURN = {
     "TURN_SECRET": SECRET,
     "TURN_TTL": 3600,
 }
+# "<expiry>:<name>/<nonce>": the nonce is 16 characters of base64url.
+USERNAME = re.compile(r"(?P<expiry>\d+):(?P<name>[a-z0-9._-]{1,32})/(?P<nonce>[A-Za-z0-9_-]{16})")
+
+
+def hmac_password(secret: str, username: str) -> str:
+    return base64.b64encode(hmac.new(secret.encode(), username.encode(), hashlib.sha1).digest()).decode()
 
 
 def test_turn_credentials_follow_the_rest_api_scheme():
-    username, password = turn_credentials("s3cret", "alice", ttl=600, now=1_700_000_000.7)
-    assert username == "1700000600:alice"
-    expected = base64.b64encode(hmac.new(b"s3cret", b"1700000600:alice", hashlib.sha1).digest()).decode()
-    assert password == expected
+    username, password = turn_credentials("s3cret", "alice", ttl=600, now=1_700_000_000.7, nonce="n0nce")
+    assert username == "1700000600:alice/n0nce"
+    assert password == hmac_password("s3cret", "1700000600:alice/n0nce")
+
+
+@pytest.mark.parametrize("name", ["alice", "a.b_c-d", "-x_", "x" * 32])
+def test_every_turn_credential_has_a_username_of_its_own(name):
+    # coturn's user-quota counts allocations per username (past the expiry):
+    # one credential's allocations must not count against another's.
+    usernames = {turn_credentials("s3cret", name, ttl=600, now=1_700_000_000.0)[0] for _ in range(100)}
+    assert len(usernames) == 100
+    for username in usernames:
+        match = USERNAME.fullmatch(username)
+        assert match, username
+        # The name can be read back, and only one way: "/" is in neither a name nor a nonce.
+        assert (match["expiry"], match["name"]) == ("1700000600", name)
+        assert username.count("/") == 1
 
 
 def test_ice_servers_need_a_login(client):
@@ -52,10 +72,39 @@ def test_ice_servers_carry_fresh_turn_credentials(monkeypatch):
     stun, turn = body["iceServers"]
     assert stun == {"urls": ["stun:turn.example.org:3478"]}
     assert turn["urls"] == TURN["TURN_URLS"]
-    assert turn["username"] == "1800003600:alice"
-    assert turn["credential"] == turn_credentials(SECRET, "alice", 3600, 1_800_000_000.0)[1]
+    match = USERNAME.fullmatch(turn["username"])
+    assert match, turn["username"]
+    assert (match["expiry"], match["name"]) == ("1800003600", "alice")
+    assert turn["credential"] == hmac_password(SECRET, turn["username"])
     assert body["expiresAt"] == 1_800_003_600
     assert SECRET not in response.get_data(as_text=True)
+    # The next fetch is another credential, with its own quota in coturn.
+    again = client.get("/ice-servers").get_json()["iceServers"][1]
+    assert again["username"] != turn["username"]
+    assert again["credential"] == hmac_password(SECRET, again["username"])
+
+
+def test_too_many_ice_server_fetches_are_refused_per_user():
+    app = create_app({**TURN, "ICE_SERVERS_PER_MINUTE": 3})
+    alice, bob = app.test_client(), app.test_client()
+    join(alice, "alice")
+    join(bob, "bob")
+    for _ in range(3):
+        assert alice.get("/ice-servers").status_code == 200
+    refused = alice.get("/ice-servers")
+    assert refused.status_code == 429
+    assert refused.get_json() == {
+        "ok": False,
+        "error": "rate_limited",
+        "message": "Too many attempts. Wait a minute and try again.",
+    }
+    # Another tab of alice's shares her count; bob has his own.
+    other_tab = app.test_client()
+    other_tab.set_cookie("session", alice.get_cookie("session").value)
+    assert other_tab.get("/ice-servers").status_code == 429
+    response = bob.get("/ice-servers")
+    assert response.status_code == 200
+    assert USERNAME.fullmatch(response.get_json()["iceServers"][1]["username"])["name"] == "bob"
 
 
 def test_the_turn_secret_never_reaches_a_page():

@@ -12,6 +12,8 @@ from chat.names import fold_name
         ("a", "a"),
         ("x" * 32, "x" * 32),
         ("first.last_2-b", "first.last_2-b"),
+        ("..a", "..a"),
+        ("-0-", "-0-"),
     ],
 )
 def test_valid_names_are_folded(raw, folded):
@@ -20,7 +22,26 @@ def test_valid_names_are_folded(raw, folded):
 
 @pytest.mark.parametrize(
     "raw",
-    ["", "   ", "x" * 33, "al ice", "<b>", "alice!", "élise", "a/b", "a:b", "名前", None, 42, ["alice"]],
+    [
+        "",
+        "   ",
+        ".",
+        "..",
+        "...",
+        "-",
+        "_.-",
+        "x" * 33,
+        "al ice",
+        "<b>",
+        "alice!",
+        "élise",
+        "a/b",
+        "a:b",
+        "名前",
+        None,
+        42,
+        ["alice"],
+    ],
 )
 def test_invalid_names_are_refused(raw):
     assert fold_name(raw) is None

@@ -28,7 +28,10 @@ def test_join_shows_the_call_screen_and_invite_link(client):
 
 
 def test_public_url_sets_the_invite_link():
-    app = create_app({"APP_ENV": "testing", "PUBLIC_URL": "https://talk.example.org"})
+    # The test client's host, localhost, is trusted too; the link still comes from PUBLIC_URL.
+    app = create_app(
+        {"APP_ENV": "testing", "PUBLIC_URL": "https://talk.example.org", "TRUSTED_HOSTS": ["localhost"]}
+    )
     client = app.test_client()
     join(client, "alice")
     assert 'value="https://talk.example.org/call/alice"' in client.get("/").get_data(as_text=True)

@@ -75,3 +75,39 @@ def test_too_many_calls_are_refused_per_user_and_per_address():
     assert carl.emit("call", {"to": "bob"}, callback=True)["ok"]
     for sio in (bob, eve, carl):
         sio.disconnect()
+
+
+def test_the_limiter_keeps_each_window():
+    clock = Clock()
+    limiter = RateLimiter(clock)
+    assert [limiter.allow("pair", 2, window=600) for _ in range(3)] == [True, True, False]
+    clock.now = 300.0
+    assert not limiter.allow("pair", 2, window=600)
+    assert limiter.allow("minute", 1)  # the default window is a minute
+    clock.now = 600.0
+    assert limiter.allow("pair", 2, window=600)
+
+
+def test_ringing_one_person_again_and_again_is_refused():
+    app = create_app({"APP_ENV": "testing", "REPEAT_CALLS": 2, "REPEAT_CALL_WINDOW": 600})
+    mallory = connected(app, "mallory", "192.0.2.1")
+    alice = connected(app, "alice", "198.51.100.9")
+    bob = connected(app, "bob", "203.0.113.5")
+    for _ in range(2):
+        call_id = mallory.emit("call", {"to": "alice"}, callback=True)["call_id"]
+        assert mallory.emit("cancel", {"call_id": call_id}, callback=True)["ok"]
+    alice.get_received()
+    refused = mallory.emit("call", {"to": "alice"}, callback=True)
+    assert refused["ok"] is False and refused["error"] == "rate_limited"
+    assert "alice" in refused["message"]
+    assert alice.get_received() == []  # not rung, so not busy
+    # Another name from the same address may not ring alice either.
+    mallory2 = connected(app, "mallory2", "192.0.2.1")
+    assert mallory2.emit("call", {"to": "alice"}, callback=True)["error"] == "rate_limited"
+    # Mallory may still call someone else, and someone elsewhere may call alice.
+    assert mallory.emit("call", {"to": "bob"}, callback=True)["ok"]
+    carol = connected(app, "carol", "203.0.113.77")
+    assert carol.emit("call", {"to": "alice"}, callback=True)["ok"]
+    assert [e["name"] for e in alice.get_received()] == ["ring"]
+    for sio in (mallory, mallory2, alice, bob, carol):
+        sio.disconnect()

@@ -29,12 +29,13 @@ def test_a_call_through_nginx_and_gunicorn_over_https_and_wss(joined, server):
     connect_call(dirk, "dirk", cleo, "cleo")
     for page in (cleo, dirk):
         expect(page.get_by_text("Direct connection", exact=True)).to_be_visible()
-    # Socket.IO upgraded to a WebSocket through nginx: 101 Switching Protocols.
+    # Socket.IO on a WebSocket through nginx from the start (101 Switching Protocols), never polling.
     # nginx logs a WebSocket when it closes, so close the pages first.
     for page in (cleo, dirk):
         page.context.close()
-    upgrade = re.compile(r'"GET /socket\.io/\?EIO=4&transport=websocket&sid=\S+ HTTP/1\.1" 101 ')
+    upgrade = re.compile(r'"GET /socket\.io/\?EIO=4&transport=websocket HTTP/1\.1" 101 ')
     deadline = time.monotonic() + 10
     while len(upgrade.findall(server.access_log())) < 2 and time.monotonic() < deadline:
         time.sleep(0.1)
     assert len(upgrade.findall(server.access_log())) >= 2, server.access_log()
+    assert "transport=polling" not in server.access_log()

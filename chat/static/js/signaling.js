@@ -12,7 +12,7 @@ const REQUEST_TIMEOUT_MS = 10000;
  * "refused" (with the server's {error, message}) or "closed".
  */
 export function connectSignaling({ onEvent, onStatus }) {
-  const socket = io({ reconnectionDelayMax: 5000 });
+  const socket = io({ transports: ["websocket"], reconnectionDelayMax: 5000 });
 
   socket.on("connect", () => onStatus("connected"));
   socket.on("disconnect", (reason) => {

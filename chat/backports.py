@@ -1,0 +1,73 @@
+"""Version-guarded backports of single library functions.
+
+Where a fault is inside a library and nothing it supports reaches it, the fix
+is one function of that library, written against the version that
+requirements.txt pins and put in place only when exactly that version is
+installed: another version may have fixed the fault or changed what the
+function must do, so there the backport is skipped with one log line saying
+so. docs/architecture.md lists each with the upstream behaviour it works
+around; tests/test_message_limit.py tests them against the originals.
+"""
+
+import logging
+from importlib import metadata
+
+log = logging.getLogger(__name__)
+
+EVENTLET = "0.41.3"  # the eventlet that requirements.txt pins and the backports below are written for
+ORIGINALS: dict = {}  # "module.Class.function" -> the library's own function, once replaced
+
+
+def pinned(distribution: str, version: str, backport: str) -> bool:
+    """Whether `distribution` is installed at exactly `version`; if not, log that `backport` is skipped."""
+    try:
+        installed = metadata.version(distribution)
+    except metadata.PackageNotFoundError:
+        installed = "not installed"
+    if installed == version:
+        return True
+    log.warning("%s is %s, not the pinned %s: %s not applied", distribution, installed, version, backport)
+    return False
+
+
+def message_push(self, data: bytes, final: bool = False) -> None:
+    """eventlet's RFC6455WebSocket.Message.push, refusing a message whose fragments pass max_frame_length.
+
+    eventlet checks the length of each frame only, and joins a message's
+    fragments when the last one has come, so a message of any size passes as
+    frames under the limit. Here the bytes pushed to one message are counted
+    as they arrive (what the wire carries: compressed bytes when the client
+    compresses, whose decompressed size getvalue still limits), and the
+    chunk that takes the count over max_frame_length, which Engine.IO sets
+    to max_http_buffer_size, is refused before it is kept. The
+    FailedConnectionError is not one of the errors _recv_frame turns into
+    1007; _iter_frames closes the connection with its status, 1009, and
+    wait() returns None.
+    """
+    received = getattr(self, "chat_received", 0) + len(data)
+    if received > self.max_frame_length:
+        from eventlet.websocket import FailedConnectionError  # imported here: gevent mode has no eventlet
+
+        raise FailedConnectionError(1009, f"Message over {self.max_frame_length} bytes.")
+    self.chat_received = received
+    self.finished = final
+    if data:  # an empty fragment adds nothing to the message, and a flood of them would grow the list
+        self.data.append(data)
+
+
+def install_eventlet() -> None:
+    """Put the eventlet backports in place (eventlet mode), if eventlet is the pinned version.
+
+    chat/eventlet_mask.py's unmasking goes under the same guard: it replaces
+    RFC6455WebSocket._apply_mask, which another version may change too.
+    """
+    if not pinned("eventlet", EVENTLET, "the WebSocket message limit and fast unmasking"):
+        return
+    from eventlet.websocket import RFC6455WebSocket
+
+    from chat import eventlet_mask
+
+    message = RFC6455WebSocket.Message
+    ORIGINALS.setdefault("eventlet.websocket.RFC6455WebSocket.Message.push", message.__dict__["push"])
+    message.push = message_push
+    eventlet_mask.install()

@@ -1,0 +1,69 @@
+"""Engine.IO sessions that are not connected to Socket.IO are closed after CONNECT_TIMEOUT.
+
+An Engine.IO session is opened before Socket.IO's connect is checked, and
+python-socketio keeps it open when that connect is refused (a client may
+retry with other credentials) or never comes. Each costs a connection of the
+process's MAX_CONNECTIONS; a thousand of them, with no login at all, were
+still open a minute later. A browser sends its connect as soon as the session
+opens, so one task per server closes, once a second, every session that has
+not been connected for CONNECT_TIMEOUT seconds: refused, never connected, or
+disconnected from the namespace while its WebSocket stays.
+
+This is socket.io's own `connectTimeout`, which python-socketio does not have.
+It reads the Engine.IO server's table of sessions and the Socket.IO
+manager's, and closes through `engineio.Server.disconnect`.
+"""
+
+import logging
+import time
+
+import socketio
+
+log = logging.getLogger(__name__)
+TICK = 1.0  # seconds between rounds
+NAMESPACE = "/"
+
+
+class ConnectDeadline:
+    """Close the Engine.IO sessions of `server` that no Socket.IO connection has held for `timeout` s."""
+
+    def __init__(self, server: socketio.Server, timeout: float) -> None:
+        self.server = server
+        self.timeout = timeout
+        self.unconnected: dict[str, float] = {}  # Engine.IO sid -> when it was first seen unconnected
+        self.serving = True
+
+    def start(self) -> None:
+        self.server.start_background_task(self._run)
+
+    def stop(self) -> None:
+        """End the task at its next round (an app that is no longer served)."""
+        self.serving = False
+
+    def _run(self) -> None:
+        while self.serving:
+            self.server.sleep(TICK)
+            try:
+                self.sweep(time.monotonic())
+            except Exception:  # one bad round must not end the task
+                log.exception("closing unconnected sessions failed")
+
+    def sweep(self, now: float) -> list[str]:
+        """Close the sessions unconnected since `timeout` before `now`; return their Engine.IO sids."""
+        manager, eio = self.server.manager, self.server.eio
+        seen, expired = {}, []
+        for eio_sid in list(eio.sockets):
+            sid = manager.sid_from_eio_sid(eio_sid, NAMESPACE)
+            if sid is not None and manager.is_connected(sid, NAMESPACE):
+                continue
+            since = self.unconnected.get(eio_sid, now)
+            if now - since >= self.timeout:
+                expired.append(eio_sid)
+            else:
+                seen[eio_sid] = since
+        self.unconnected = seen
+        for eio_sid in expired:
+            eio.disconnect(eio_sid)
+        if expired:  # one line a round, however many: a flood of them must not flood the log
+            log.info("closed %d sessions with no Socket.IO connection after %g s", len(expired), self.timeout)
+        return expired
