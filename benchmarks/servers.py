@@ -231,7 +231,14 @@ class AppTarget(Target):
         return [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "wsgi:app"]
 
     def env(self) -> dict[str, str]:
-        env = {**os.environ, **APP_ENV, "PORT": str(self.port), **MODES[self.mode], **self.settings}
+        env = {
+            **os.environ,
+            **APP_ENV,
+            "PORT": str(self.port),
+            "PUBLIC_URL": f"http://127.0.0.1:{self.port}",  # production needs one
+            **MODES[self.mode],
+            **self.settings,
+        }
         if "ASYNC_MODE" not in MODES[self.mode]:
             env.pop("ASYNC_MODE", None)  # ASYNC_MODE unset: eventlet, as gunicorn's worker needs
         return env

@@ -1,6 +1,6 @@
 """`make stack`: the production shape on this machine, for trying it out.
 
-    browser --https/wss--> nginx (deploy/nginx.conf, self-signed certificate)
+    browser --https/wss--> nginx (deploy/nginx-main.conf and nginx.conf, self-signed certificate)
                            --http--> gunicorn (gunicorn.conf.py, eventlet) --> the app
     browser --STUN/TURN--> coturn (deploy/turnserver.conf via `flask turn-config`)
 
@@ -17,6 +17,7 @@ The tests use the rendering functions below, so that what they run is what
 import ctypes
 import os
 import re
+import resource
 import secrets
 import shutil
 import signal
@@ -33,6 +34,7 @@ ROOT = Path(__file__).resolve().parent.parent
 NGINX = "/usr/sbin/nginx"
 TURNSERVER = "/usr/bin/turnserver"
 SHIPPED_SITE = ROOT / "deploy" / "nginx.conf"
+SHIPPED_MAIN = ROOT / "deploy" / "nginx-main.conf"
 START_TIMEOUT = 20.0
 
 
@@ -129,22 +131,37 @@ def render_site(
 
 
 def nginx_config(folder: Path, site: Path) -> str:
-    """The main nginx.conf around `site`, keeping pid, logs and temporary files in `folder`.
+    """Return deploy/nginx-main.conf around `site`, with pid, logs and temporary files in `folder`.
 
-    nginx runs in the foreground (it is our child, not a daemon).
+    The worker limits, and every http setting, are the shipped file's. What
+    changes: nginx runs in the foreground (it is our child, not a daemon),
+    with one worker, so that its worker_connections, a limit per worker, is
+    what a test meets (a 1-CPU server has one worker, and several do not
+    share the load evenly); it includes `site` instead of sites-enabled, and
+    no conf.d or dynamic modules, which belong to the machine, not the app.
     """
+    main = SHIPPED_MAIN.read_text()
     kinds = ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")
-    temp_paths = "".join(f"    {kind}_temp_path {folder}/{kind};\n" for kind in kinds)
-    # As root, nginx would run its workers as "nobody", who cannot read a
-    # checkout in a private folder (mktemp -d is mode 0700).
+    temp_paths = "".join(f"\t{kind}_temp_path {folder}/{kind};\n" for kind in kinds)
+    # As root, nginx would run its workers as www-data, who cannot read a
+    # checkout in a private folder (mktemp -d is mode 0700). As anyone else,
+    # it cannot switch users and would only warn about the directive.
     user = "user root;\n" if os.geteuid() == 0 else ""
-    return (
-        f"{user}daemon off;\nworker_processes 1;\npid {folder}/nginx.pid;\n"
-        f"error_log {folder}/nginx-error.log info;\n"
-        "events { worker_connections 4096; }\n"
-        "http {\n    include /etc/nginx/mime.types;\n"
-        f"    access_log {folder}/nginx-access.log;\n{temp_paths}    include {site};\n}}\n"
-    )
+    replacements = [
+        (r"^user www-data;\n", user),
+        (r"^worker_processes auto;", "daemon off;\nworker_processes 1;"),
+        (r"^pid /run/nginx\.pid;", f"pid {folder}/nginx.pid;"),
+        (r"^error_log /var/log/nginx/error\.log;", f"error_log {folder}/nginx-error.log info;"),
+        (r"^include /etc/nginx/modules-enabled/\*\.conf;\n", ""),
+        (r"access_log /var/log/nginx/access\.log;", f"access_log {folder}/nginx-access.log;"),
+        (r"\tinclude /etc/nginx/conf\.d/\*\.conf;\n", temp_paths),
+        (r"include /etc/nginx/sites-enabled/\*;", f"include {site};"),
+    ]
+    for pattern, value in replacements:
+        main, count = re.subn(pattern, value, main, flags=re.MULTILINE)
+        if count != 1:
+            raise ValueError(f"deploy/nginx-main.conf no longer has {pattern!r} once")
+    return main
 
 
 # --- coturn -----------------------------------------------------------------------------------------
@@ -193,6 +210,19 @@ def stun_answers(port: int, timeout: float = 0.2) -> bool:
 
 
 # --- Running it -------------------------------------------------------------------------------------
+
+
+def raise_open_files_limit(wanted: int = 65536) -> None:
+    """Raise this process's soft limit of open files, which the servers inherit, up to the hard one.
+
+    gunicorn holds a file per connection (MAX_CONNECTIONS, 10,000), far past a
+    shell's usual 1,024; on a server, videocall.service sets LimitNOFILE=65536.
+    (nginx's workers set their own, worker_rlimit_nofile.)
+    """
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    target = wanted if hard == resource.RLIM_INFINITY else min(wanted, hard)
+    if soft != resource.RLIM_INFINITY and soft < target:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
 
 
 def _die_with_parent() -> None:
@@ -260,6 +290,9 @@ class Stack:
             "APP_ENV": "production",
             "SECRET_KEY": os.environ.get("SECRET_KEY") or secrets.token_urlsafe(32),
             "PROXY_HOPS": "1",
+            # Invite links, and the one host served: the address this stack prints.
+            "PUBLIC_URL": os.environ.get("PUBLIC_URL") or self.url.rstrip("/"),
+            "TRUSTED_HOSTS": os.environ.get("TRUSTED_HOSTS") or "localhost",
             "GUNICORN_BIND": f"127.0.0.1:{self.app_port}",
             "PYTHONUNBUFFERED": "1",
             **settings,
@@ -348,6 +381,7 @@ def main() -> int:
     signal.signal(signal.SIGINT, _stop)
     signal.signal(signal.SIGTERM, _stop)
     try:
+        raise_open_files_limit()
         stack.start()
         worker = os.environ.get("GUNICORN_WORKER", "eventlet")
         print(

@@ -53,13 +53,20 @@ def end_process(proc: subprocess.Popen) -> None:
 class LiveServer:
     """The app (`python wsgi.py`, or gunicorn) on a free port, started and answering; stop() ends it."""
 
-    def __init__(self, port: int | None = None, server: str = "embedded", **settings: str):
+    def __init__(
+        self,
+        port: int | None = None,
+        server: str = "embedded",
+        command: list[str] | None = None,
+        **settings: str,
+    ):
+        """Start `server` (a key of COMMANDS), or `command` instead, with `settings` in its env."""
         self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         env = {**os.environ, **BASE_ENV, "PORT": str(self.port), **SERVER_ENV.get(server, {}), **settings}
         self._log = tempfile.TemporaryFile("w+", encoding="utf-8")  # noqa: SIM115 (closed in stop)
         self.proc = subprocess.Popen(
-            COMMANDS[server], cwd=ROOT, env=env, stdout=self._log, stderr=subprocess.STDOUT
+            command or COMMANDS[server], cwd=ROOT, env=env, stdout=self._log, stderr=subprocess.STDOUT
         )
         try:
             self._wait_ready()

@@ -20,14 +20,21 @@ from tests.live import LiveServer, end_process, free_port
 class Nginx:
     """nginx serving the rendered site; stop() ends it."""
 
-    def __init__(self, upstream_port: int, cert: Path, key: Path, read_timeout: int | None = None):
+    def __init__(
+        self,
+        upstream_port: int,
+        cert: Path,
+        key: Path,
+        read_timeout: int | None = None,
+        https_port: int | None = None,
+    ):
         if not Path(NGINX).exists():
             pytest.fail(
                 f"{NGINX} is missing: install Debian's nginx (`make system-packages`).", pytrace=False
             )
         self._dir = tempfile.TemporaryDirectory(prefix="nginx-")
         tmp = Path(self._dir.name)
-        self.http_port, self.https_port = free_port(), free_port()
+        self.http_port, self.https_port = free_port(), https_port or free_port()
         self.url = f"https://127.0.0.1:{self.https_port}"
         site = tmp / "site.conf"
         site.write_text(render_site(upstream_port, self.http_port, self.https_port, cert, key, read_timeout))
@@ -88,9 +95,13 @@ def production_stack(
     cert: Path, key: Path, server: str = "gunicorn", read_timeout: int | None = None, **settings
 ):
     """Yield nginx in front of the app under gunicorn (PROXY_HOPS=1); stop both afterwards."""
+    https_port = free_port()
+    # Production needs PUBLIC_URL: the name the test certificate has; the proxy's own address too.
+    settings.setdefault("PUBLIC_URL", f"https://localhost:{https_port}")
+    settings.setdefault("TRUSTED_HOSTS", "127.0.0.1")
     app = LiveServer(server=server, PROXY_HOPS="1", **settings)
     try:
-        proxy = Nginx(app.port, cert, key, read_timeout=read_timeout)
+        proxy = Nginx(app.port, cert, key, read_timeout=read_timeout, https_port=https_port)
         try:
             yield proxy
         finally:
