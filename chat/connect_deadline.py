@@ -31,17 +31,12 @@ class ConnectDeadline:
         self.server = server
         self.timeout = timeout
         self.unconnected: dict[str, float] = {}  # Engine.IO sid -> when it was first seen unconnected
-        self.serving = True
 
     def start(self) -> None:
         self.server.start_background_task(self._run)
 
-    def stop(self) -> None:
-        """End the task at its next round (an app that is no longer served)."""
-        self.serving = False
-
     def _run(self) -> None:
-        while self.serving:
+        while True:
             self.server.sleep(TICK)
             try:
                 self.sweep(time.monotonic())

@@ -11,6 +11,11 @@ log = logging.getLogger(__name__)
 WEBSOCKET_VERSION = "13"  # RFC 6455
 
 
+def is_websocket(environ) -> bool:
+    """Whether the request asks to become a WebSocket."""
+    return environ.get("HTTP_UPGRADE", "").lower() == "websocket"
+
+
 class WebSocketHandshake:
     """WebSockets of RFC 6455 only, and without permessage-deflate, whatever the client offers.
 
@@ -32,7 +37,7 @@ class WebSocketHandshake:
         self.wsgi_app = wsgi_app
 
     def __call__(self, environ, start_response):
-        if environ.get("HTTP_UPGRADE", "").lower() == "websocket":
+        if is_websocket(environ):
             if environ.get("HTTP_SEC_WEBSOCKET_VERSION") != WEBSOCKET_VERSION:
                 headers = [("Sec-WebSocket-Version", WEBSOCKET_VERSION), ("Content-Type", "text/plain")]
                 start_response("426 Upgrade Required", headers)

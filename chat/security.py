@@ -49,7 +49,8 @@ def trusted_hosts(public_url: str | None, extra: list[str]) -> list[str] | None:
 def check_public_url(settings: dict) -> None:
     """Refuse production without PUBLIC_URL: invite links would follow whatever Host a request names."""
     url = settings["PUBLIC_URL"]
-    if url and (urlsplit(url).scheme not in ("http", "https") or not urlsplit(url).hostname):
+    parts = urlsplit(url) if url else None
+    if parts and (parts.scheme not in ("http", "https") or not parts.hostname):
         raise RuntimeError(
             f"PUBLIC_URL must be the app's address, such as https://talk.example.org, not {url!r}."
         )

@@ -7,6 +7,7 @@ import socket
 from flask import Flask
 
 from chat.extensions import socketio
+from chat.middleware import is_websocket
 
 log = logging.getLogger(__name__)
 LISTEN_BACKLOG = 2048
@@ -84,6 +85,6 @@ class WebSocketsWithoutTimeout:
 
     def __call__(self, environ, start_response):
         connection = environ.get("eventlet.input")
-        if connection is not None and environ.get("HTTP_UPGRADE", "").lower() == "websocket":
+        if connection is not None and is_websocket(environ):
             connection.get_socket().settimeout(None)
         return self.wsgi_app(environ, start_response)
