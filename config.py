@@ -48,9 +48,9 @@ class Config:
     GRACE_PERIOD = _env_float("GRACE_PERIOD", 30.0)
     # Origins allowed to open a Socket.IO connection; empty means the app's own.
     ALLOWED_ORIGINS = _env_list("ALLOWED_ORIGINS")
-    # Flask-SocketIO async mode: eventlet, gevent or threading; unset picks
-    # the first one installed.
-    ASYNC_MODE = os.environ.get("ASYNC_MODE") or None
+    # Flask-SocketIO async mode. Not a setting: it follows the server (chat.serving_mode),
+    # gunicorn's worker class or the embedded server's eventlet; tests set it.
+    ASYNC_MODE = None
     # Embedded server only: how many connections it holds at once.
     MAX_CONNECTIONS = _env_int("MAX_CONNECTIONS", 10000)
     # Engine.IO heartbeat: the server pings every PING_INTERVAL seconds and
@@ -81,6 +81,20 @@ class Config:
     # once per move of a call and per connection check: room for twice
     # CALLS_PER_MINUTE.
     ICE_SERVERS_PER_MINUTE = _env_int("ICE_SERVERS_PER_MINUTE", 20)
+    # Signals (SDP and ICE candidates) one user may send, all tabs together: SIGNAL_BURST at
+    # once, SIGNALS_PER_SECOND on average (a call's setup is a few dozen). Past the limit a
+    # signal gets rate_limited; SIGNAL_STRIKES refused in a row close the connection.
+    SIGNALS_PER_SECOND = _env_int("SIGNALS_PER_SECOND", 50)
+    SIGNAL_BURST = _env_int("SIGNAL_BURST", 200)
+    SIGNAL_STRIKES = _env_int("SIGNAL_STRIKES", 50)
+    # Bytes of signals (the relayed JSON) one party may send in one call per
+    # SIGNAL_BYTES_WINDOW seconds. A setup with renegotiations is well under 100 KiB; the
+    # limit bounds what a peer that stops reading can have queued for it.
+    SIGNAL_BYTES_PER_CALL = _env_int("SIGNAL_BYTES_PER_CALL", 1024 * 1024)
+    SIGNAL_BYTES_WINDOW = _env_float("SIGNAL_BYTES_WINDOW", 3600.0)
+    # Where the rate-limit counts live (a `limits` storage URL): this process's memory, or
+    # e.g. redis://host:6379 to share them between processes.
+    RATE_LIMIT_STORAGE = os.environ.get("RATE_LIMIT_STORAGE", "memory://")
     # How many proxies in front set X-Forwarded-For/-Proto/-Host (nginx: 1).
     # Their headers are trusted from that many hops only; 0 trusts none.
     PROXY_HOPS = _env_int("PROXY_HOPS", 0)

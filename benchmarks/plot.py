@@ -19,12 +19,23 @@ import matplotlib.pyplot as plt  # noqa: E402
 from benchmarks.report import ROOT, latest  # noqa: E402
 
 OUT = ROOT / "docs" / "benchmarks"
-COLORS = {"node": "tab:green", "eventlet": "tab:blue", "gevent": "tab:orange"}
+COLORS = {
+    "node": "tab:green",
+    "eventlet": "tab:blue",
+    "gevent": "tab:orange",
+    "flask-eventlet": "tab:purple",
+    "flask-gevent": "tab:brown",
+}
 
 
 def _series(results: list[dict]) -> list[tuple[str, str, dict]]:
-    """(label, color key, figures): each mode's app, then the Node baseline once."""
+    """(label, color key, figures): each mode's app, then its Flask-SocketIO relay if any, then Node."""
     out = [(f"app, gunicorn {r['mode']}", r["mode"], r["app"]) for r in results]
+    out += [
+        (f"Flask-SocketIO relay, gunicorn {r['mode']}", f"flask-{r['mode']}", r["flask_relay"])
+        for r in results
+        if r.get("flask_relay")
+    ]
     out.append(("Node baseline", "node", results[0]["node"]))
     return out
 

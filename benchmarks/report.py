@@ -1,8 +1,10 @@
-"""The results file: the machine, every figure of the app and of the Node baseline, and their ratios.
+"""The results file: the machine, every figure of the app and of both baselines, and their ratios.
 
 `python -m benchmarks.report [FILES]` prints the Markdown tables of docs/benchmarks.md
 from results files (default: the newest full run of each mode): the headline figures
-against the Node baseline, the CPU of each phase, and figure 5 (call setup in
+against the Node baseline and, where the file has one ("flask_relay"; older
+files have none), the minimal Flask-SocketIO relay of the same mode, the CPU of
+each phase, and figure 5 (call setup in
 Chromium), whose "call_setup" is {"direct"|"relay": {"idle"|"under_load": leaf}}
 (older files have only the direct route's {"idle", "under_load"} at its top).
 """
@@ -114,16 +116,17 @@ def headlines(figures: dict) -> dict:
     return out
 
 
-def ratios(app: dict, node: dict) -> dict:
+def ratios(app: dict, node: dict, base: str = "node") -> dict:
     """app / node for every headline figure; `better` says which way is good for the app.
 
     Memory is a list, one entry per user count, so that quick and full runs have the same keys.
+    `base` names the baseline's key in each entry ("flask_relay" for ratios_flask).
     """
     a, n = headlines(app), headlines(node)
 
-    def entry(value: float | None, base: float | None, better: str) -> dict:
-        ratio = round(value / base, 2) if value is not None and base else None
-        return {"app": value, "node": base, "ratio": ratio, "better": better}
+    def entry(value: float | None, baseline: float | None, better: str) -> dict:
+        ratio = round(value / baseline, 2) if value is not None and baseline else None
+        return {"app": value, base: baseline, "ratio": ratio, "better": better}
 
     out = {key: entry(a[key], n.get(key), better) for key, _, better in HEADLINES}
     out["memory_per_user_kib"] = [
@@ -169,22 +172,31 @@ def _fmt(value: object) -> str:
     return f"{value:,}" if isinstance(value, int) else str(value)
 
 
+def _ratio(value: float | None, base: float | None) -> str:
+    return f"{value / base:.2f}" if value is not None and base else "–"
+
+
 def markdown(results: list[dict]) -> str:
-    """The table of docs/benchmarks.md: each mode's app, the Node baseline, and app/node."""
+    """The table of docs/benchmarks.md: each mode's app, the Node baseline, and app/node.
+
+    With each mode's Flask-SocketIO relay too, and app/flask, for the files that have one.
+    """
     if not results:
         return "(no results)"
     node = headlines(results[0]["node"])
     apps = {r["mode"]: headlines(r["app"]) for r in results}
+    flasks = {r["mode"]: headlines(r["flask_relay"]) for r in results if r.get("flask_relay")}
     labels = {key: label for key, label, _ in HEADLINES}
     order = [key for key in labels if key in node] + [key for key in node if key not in labels]
-    head = ["figure"] + [f"app {m}" for m in apps] + ["Node baseline"] + [f"{m} / node" for m in apps]
+    head = ["figure"] + [f"app {m}" for m in apps] + [f"flask relay {m}" for m in flasks]
+    head += ["Node baseline"] + [f"{m} / node" for m in apps] + [f"{m} / flask" for m in flasks]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for key in order:
         label = labels.get(key) or f"memory per idle user at {key.rsplit('_', 1)[1]} users (KiB)"
-        cells = [label] + [_fmt(a.get(key)) for a in apps.values()] + [_fmt(node[key])]
-        for a in apps.values():
-            value, base = a.get(key), node[key]
-            cells.append(f"{value / base:.2f}" if value is not None and base else "–")
+        cells = [label] + [_fmt(a.get(key)) for a in apps.values()]
+        cells += [_fmt(f.get(key)) for f in flasks.values()] + [_fmt(node[key])]
+        cells += [_ratio(a.get(key), node[key]) for a in apps.values()]
+        cells += [_ratio(apps[m].get(key), f.get(key)) for m, f in flasks.items()]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
@@ -200,6 +212,11 @@ def cpu_markdown(results: list[dict]) -> str:
         return out
 
     columns = [(f"app {r['mode']}", flat(r["generator_cpu"]["app"])) for r in results]
+    columns += [
+        (f"flask relay {r['mode']}", flat(r["generator_cpu"]["flask_relay"]))
+        for r in results
+        if "flask_relay" in r["generator_cpu"]
+    ]
     columns.append(("Node baseline", flat(results[0]["generator_cpu"]["node"])))
     head = ["phase"] + [name for name, _ in columns]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]

@@ -3,7 +3,10 @@
     python -m benchmarks.run [--quick] [--modes eventlet,gevent] [--skip-browser]
 
 Every target runs on CPU 0 and the load generator on CPU 1. The Node baseline
-is measured once per run and compared with each mode. Figure 5 (call setup in
+is measured once per run and compared with each mode; the minimal Flask-SocketIO
+relay (benchmarks/flask_relay/) is measured once per mode, right after that
+mode's app, under the same gunicorn worker, and compared with it ("flask_relay",
+"ratios_flask"; figures 1 to 4 only). Figure 5 (call setup in
 Chromium, benchmarks/call_setup.py) is measured for each mode on two routes,
 "direct" (the app without TURN settings) and "relay" (through one loopback
 coturn started for the whole run, the app restarted with its TURN settings),
@@ -34,7 +37,15 @@ from tqdm import tqdm
 from benchmarks import report
 from benchmarks.figures import FULL, KINDS, QUICK, Params, Runner, say
 from benchmarks.loadgen import LoadGenerator, background_load
-from benchmarks.servers import GENERATOR_CPU, MODES, AppTarget, NodeTarget, Target, raise_open_files
+from benchmarks.servers import (
+    GENERATOR_CPU,
+    MODES,
+    AppTarget,
+    FlaskRelayTarget,
+    NodeTarget,
+    Target,
+    raise_open_files,
+)
 from benchmarks.usage import wait_for_quiet
 
 
@@ -234,11 +245,12 @@ def main(argv: list[str] | None = None) -> int:
             "generator_cpu": GENERATOR_CPU,
             "generator": "benchmarks/loadgen/loadgen.js (Node, raw HTTP/WebSocket/Engine.IO framing)",
             "ratio": "app / node; see `better` for which way is good for the app",
+            "ratio_flask": "app / flask_relay (ratios_flask), the same way",
         },
     }
     t0 = time.monotonic()
     node = NodeTarget()
-    apps: list[AppTarget] = []
+    apps: list[Target] = []  # the apps and the Flask relays, stopped at the end
     written = []
     stack = ExitStack()  # figure 5's coturn
     try:
@@ -261,16 +273,26 @@ def main(argv: list[str] | None = None) -> int:
             figure5 = call_setup(app, node, params.browser_calls, not args.quick, skip, turn)
             app.stop()
             say(f"app, gunicorn {mode} measured in {time.monotonic() - t1:.0f} s")
+            relay = FlaskRelayTarget(mode)
+            apps.append(relay)
+            say(f"Flask-SocketIO relay, gunicorn {mode}")
+            t2 = time.monotonic()
+            relay_figures = measure(relay.start(), params)
+            relay.stop()
+            say(f"Flask-SocketIO relay, gunicorn {mode} measured in {time.monotonic() - t2:.0f} s")
             result = {
                 **common,
                 "mode": mode,
                 "app": app_figures,
                 "node": node_figures,
                 "ratios": report.ratios(app_figures, node_figures),
+                "flask_relay": relay_figures,
+                "ratios_flask": report.ratios(app_figures, relay_figures, base="flask_relay"),
                 "call_setup": figure5,
                 "generator_cpu": {
                     "app": report.generator_cpu(app_figures),
                     "node": report.generator_cpu(node_figures),
+                    "flask_relay": report.generator_cpu(relay_figures),
                 },
                 "elapsed_s": round(time.monotonic() - t0, 1),
             }

@@ -1,9 +1,10 @@
 """The targets under test, on free loopback ports and pinned to one core; their RSS and CPU time.
 
-Three targets: the app under gunicorn with the eventlet worker, the app under
-gunicorn with gevent (the two async modes tests/live.py starts), and the
-minimal Node.js relay in benchmarks/baseline/. Each runs on SERVER_CPU; the
-load generator runs on GENERATOR_CPU.
+The app under gunicorn with the eventlet worker and with gevent (the two async
+modes tests/live.py starts), the minimal Node.js relay in benchmarks/baseline/,
+and the minimal Flask-SocketIO relay in benchmarks/flask_relay/ under the same
+gunicorn worker as the app of each mode. Each runs on SERVER_CPU; the load
+generator runs on GENERATOR_CPU.
 """
 
 import os
@@ -38,13 +39,19 @@ APP_ENV = {
     "CALLS_PER_MINUTE": "1000000000",
     "CALLS_PER_MINUTE_PER_ADDRESS": "1000000000",
     "REPEAT_CALLS": "1000000000",
+    # The signal limits stay checked on every signal (their cost is measured) but never bite:
+    # a saturation run sends more than 50 a second per user over few calls, and a long one
+    # relays more than a call's byte budget.
+    "SIGNALS_PER_SECOND": "1000000000",
+    "SIGNAL_BURST": "1000000000",
+    "SIGNAL_BYTES_PER_CALL": "1000000000000",
     "MAX_CONNECTIONS": "16000",
     "PYTHONUNBUFFERED": "1",
 }
 # The async modes the app supports, as tests/live.py starts them.
 MODES = {
     "eventlet": {"GUNICORN_WORKER": "eventlet"},
-    "gevent": {"GUNICORN_WORKER": "gevent", "ASYNC_MODE": "gevent"},
+    "gevent": {"GUNICORN_WORKER": "gevent"},
 }
 
 
@@ -239,8 +246,6 @@ class AppTarget(Target):
             **MODES[self.mode],
             **self.settings,
         }
-        if "ASYNC_MODE" not in MODES[self.mode]:
-            env.pop("ASYNC_MODE", None)  # ASYNC_MODE unset: eventlet, as gunicorn's worker needs
         return env
 
     def _serving_pid(self) -> int:
@@ -261,3 +266,32 @@ class NodeTarget(Target):
 
     def command(self) -> list[str]:
         return [shutil.which("node") or "/usr/bin/node", str(BASELINE / "server.js")]
+
+
+class FlaskRelayTarget(Target):
+    """The minimal Flask-SocketIO relay (benchmarks/flask_relay/) under gunicorn's worker for `mode`.
+
+    The same gunicorn.conf.py as the app (access log, keepalive, backlog; gunicorn reads it from
+    the working directory anyway), the worker class given by -k, one worker.
+    """
+
+    kind = "flask_relay"
+    stop_signal = signal.SIGQUIT  # as for the app
+    _serving_pid = AppTarget._serving_pid  # gunicorn's worker, as for the app
+
+    def __init__(self, mode: str) -> None:
+        self.name = f"flask-relay-{mode}"
+        self.mode = mode
+        super().__init__()
+
+    def command(self) -> list[str]:
+        worker = MODES[self.mode]["GUNICORN_WORKER"]
+        return [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "-k", worker, "-w", "1"] + [
+            "--worker-connections",
+            APP_ENV["MAX_CONNECTIONS"],
+            "benchmarks.flask_relay.app:app",
+        ]
+
+    def env(self) -> dict[str, str]:
+        keep = ("SECRET_KEY", "PYTHONUNBUFFERED")
+        return {**os.environ, **{k: APP_ENV[k] for k in keep}, "PORT": str(self.port)}

@@ -7,19 +7,19 @@
 import logging
 import os
 import secrets
+import sys
 from collections.abc import Mapping
 
 from flask import Flask, render_template
 from werkzeug.exceptions import HTTPException, SecurityError
 
-from chat import backports, events, security, turn_config, views, websocket_transport  # noqa: F401
+from chat import backports, events, limits, security, turn_config, views  # noqa: F401
 from chat import protocol as p
 from chat.auth import csrf_token, login_manager
 from chat.connect_deadline import ConnectDeadline
 from chat.extensions import socketio
 from chat.ice import check_settings
 from chat.middleware import ErrorShield, WebSocketHandshake
-from chat.ratelimit import RateLimiter
 from chat.store_memory import MemoryStore
 
 log = logging.getLogger(__name__)
@@ -40,11 +40,11 @@ def create_app(config: Mapping | None = None) -> Flask:
     check_settings(app.config)
 
     app.extensions["chat.store"] = MemoryStore(grace=app.config["GRACE_PERIOD"])
-    app.extensions["chat.limiter"] = RateLimiter()
+    limits.init_app(app)  # app.extensions["chat.limiter"], from RATE_LIMIT_STORAGE
     login_manager.init_app(app)
     socketio.init_app(
         app,
-        async_mode=app.config["ASYNC_MODE"],
+        async_mode=app.config["ASYNC_MODE"] or serving_mode(),
         # None lets Engine.IO accept only the app's own origin.
         cors_allowed_origins=app.config["ALLOWED_ORIGINS"] or None,
         max_http_buffer_size=app.config["MAX_MESSAGE_BYTES"],
@@ -55,7 +55,8 @@ def create_app(config: Mapping | None = None) -> Flask:
         # docs/architecture.md). Without polling no process needs sticky routing either.
         transports=["websocket"],
         # Each event is handled in the greenlet that read it, in order, not in a new task
-        # (a quarter of a relayed message's CPU); no send waits on its client (chat/ws_writer.py).
+        # (a quarter of a relayed message's CPU). A send only queues the packet for the
+        # peer's writer task; what one sender may queue is bounded by the signal limits.
         async_handlers=False,
         serializer=p.JsonPacket,
     )
@@ -63,10 +64,10 @@ def create_app(config: Mapping | None = None) -> Flask:
     events.init_app(app)
     if socketio.async_mode == "eventlet":
         backports.install_eventlet()  # the WebSocket message limit, and chat/eventlet_mask.py
+    if socketio.async_mode == "gevent":
+        backports.install_gevent()  # the WebSocket message limit
     if socketio.async_mode in ("eventlet", "gevent"):
         ConnectDeadline(socketio.server, app.config["CONNECT_TIMEOUT"]).start()
-        websocket_transport.install(socketio.server)
-        app.wsgi_app = websocket_transport.GunicornSocket(app.wsgi_app, socketio.async_mode)
     app.wsgi_app = WebSocketHandshake(app.wsgi_app)
     security.init_app(app)
     app.jinja_env.globals["csrf_token"] = csrf_token
@@ -77,6 +78,25 @@ def create_app(config: Mapping | None = None) -> Flask:
     app.register_error_handler(SecurityError, _untrusted_host)
     app.wsgi_app = ErrorShield(app.wsgi_app)  # outermost
     return app
+
+
+def serving_mode() -> str:
+    """The async mode of the server running this process: the library that patched the standard library.
+
+    gunicorn's eventlet and gevent workers patch it before they load the app,
+    and so does `python wsgi.py` (eventlet); without either, threads.
+    """
+    if "gevent" in sys.modules:
+        from gevent import monkey
+
+        if monkey.is_module_patched("socket"):
+            return "gevent"
+    if "eventlet" in sys.modules:
+        from eventlet import patcher
+
+        if patcher.is_monkey_patched("socket"):
+            return "eventlet"
+    return "threading"
 
 
 def _check_secret(app: Flask) -> None:

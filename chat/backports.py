@@ -15,6 +15,7 @@ from importlib import metadata
 log = logging.getLogger(__name__)
 
 EVENTLET = "0.41.3"  # the eventlet that requirements.txt pins and the backports below are written for
+ENGINEIO = "4.15.1"  # the python-engineio that requirements.txt pins, for simple_websocket_init
 ORIGINALS: dict = {}  # "module.Class.function" -> the library's own function, once replaced
 
 
@@ -71,3 +72,30 @@ def install_eventlet() -> None:
     ORIGINALS.setdefault("eventlet.websocket.RFC6455WebSocket.Message.push", message.__dict__["push"])
     message.push = message_push
     eventlet_mask.install()
+
+
+def simple_websocket_init(self, handler, server, **kwargs) -> None:
+    """python-engineio's SimpleWebSocketWSGI.__init__, giving simple-websocket the message limit.
+
+    In gevent mode Engine.IO serves WebSockets with simple-websocket, which
+    can refuse a message over `max_message_size` as its fragments arrive
+    (closing with 1009), but python-engineio does not pass it one: a message
+    of any size is joined in memory, and only then refused by Engine.IO as
+    over max_http_buffer_size. This is the same constructor with that limit
+    (python-engineio's own eventlet driver does the same for eventlet).
+    """
+    self.app = handler
+    self.server_args = {"max_message_size": int(server.max_http_buffer_size), **kwargs}
+
+
+def install_gevent() -> None:
+    """Put the gevent-mode backport in place, if python-engineio is the pinned version."""
+    if not pinned("python-engineio", ENGINEIO, "the WebSocket message limit in gevent mode"):
+        return
+    from engineio.async_drivers._websocket_wsgi import SimpleWebSocketWSGI
+
+    ORIGINALS.setdefault(
+        "engineio.async_drivers._websocket_wsgi.SimpleWebSocketWSGI.__init__",
+        SimpleWebSocketWSGI.__dict__["__init__"],
+    )
+    SimpleWebSocketWSGI.__init__ = simple_websocket_init

@@ -10,6 +10,7 @@ from flask import Flask, current_app
 
 from chat.errors import SignalingError
 from chat.extensions import socketio
+from chat.limits import Limit
 from chat.protocol import CALL_ENDED, PRESENCE, presence_room, user_room
 from chat.store import Call, Ended, Store
 
@@ -29,7 +30,7 @@ def check_rate(*limits: tuple[str, str], window: str | None = None, message: str
     limiter = current_app.extensions["chat.limiter"]
     seconds = current_app.config[window] if window else 60.0
     for key, setting in limits:
-        if not limiter.allow(key, current_app.config[setting], seconds):
+        if not limiter.hit(key, Limit(current_app.config[setting], seconds)):
             log.warning("rate limited: %s", key)
             raise SignalingError("rate_limited", message)
 

@@ -14,7 +14,9 @@ It reads the Engine.IO server's table of sessions and the Socket.IO
 manager's, and closes through `engineio.Server.disconnect`.
 """
 
+import contextlib
 import logging
+import socket
 import time
 
 import socketio
@@ -58,7 +60,31 @@ class ConnectDeadline:
                 seen[eio_sid] = since
         self.unconnected = seen
         for eio_sid in expired:
-            eio.disconnect(eio_sid)
+            end_session(self.server, eio_sid)
         if expired:  # one line a round, however many: a flood of them must not flood the log
             log.info("closed %d sessions with no Socket.IO connection after %g s", len(expired), self.timeout)
         return expired
+
+
+def end_session(server: socketio.Server, eio_sid: str) -> None:
+    """Close an Engine.IO session, and its connection at once even if the client does not answer.
+
+    Engine.IO's close sends the close packet and the WebSocket its close
+    frame, but the request's greenlet goes on reading until the client closes
+    too: a client that never does held its connection for PING_INTERVAL +
+    PING_TIMEOUT, and eventlet then still waits on the closed socket. Shutting
+    the connection's reading side first ends that read now (the read gets end
+    of file, and Engine.IO ends the session the way it does when the client
+    goes), while what is queued for the client can still be written. The
+    connection is the WSGI server's socket, found in the session's environ
+    (python-socketio's `environ`, by Engine.IO sid, as its get_environ reads
+    it) under `eventlet.input`, where eventlet's server puts it and where
+    python-engineio's middleware copies gunicorn's.
+    """
+    environ = server.environ.get(eio_sid) or {}
+    connection = environ.get("eventlet.input")
+    sock = connection.get_socket() if connection is not None else None
+    if sock is not None:
+        with contextlib.suppress(OSError):
+            sock.shutdown(socket.SHUT_RD)
+    server.eio.disconnect(eio_sid)

@@ -13,9 +13,11 @@ session cookie again for every ICE candidate (more than half the CPU time of
 a relayed message, measured with py-spy; docs/benchmarks.md).
 """
 
+import json
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import NoReturn
 
 from flask import Flask, current_app, request
 from flask_login import current_user
@@ -30,8 +32,10 @@ from chat.calls import (
     start_ring_timer,
     store,
 )
+from chat.connect_deadline import end_session
 from chat.errors import SignalingError
 from chat.extensions import socketio
+from chat.limits import SLIDING, Limit, Limiter, signal_window
 
 log = logging.getLogger(__name__)
 
@@ -87,7 +91,7 @@ def _refused(sid: str, reason: str) -> dict:
     server = socketio.server
     eio_sid = server.manager.eio_sid_from_sid(sid, "/")
     if eio_sid is not None:
-        server.eio.disconnect(eio_sid)
+        end_session(server, eio_sid)
     return SignalingError("invalid_payload", "This server takes JSON events only.").as_ack()
 
 
@@ -196,11 +200,42 @@ def hangup(sender: Sender, payload: dict) -> None:
 @event(p.SIGNAL)
 def signal(sender: Sender, payload: dict) -> None:
     """Relay one SDP description or ICE candidate to the peer of an accepted call."""
+    config = current_app.config
+    limiter = limiter_()
+    if not limiter.hit(f"signal:user:{sender.name}", signal_window(config)):
+        _strike(sender, "Too many signals. Slow down.")
     call_id = p.call_id_field(payload)
-    body = p.signal_body(payload, current_app.config["MAX_SDP_BYTES"])
+    body = p.signal_body(payload, config["MAX_SDP_BYTES"])
     peer = store().relay_target(sender.name, call_id)
+    relayed = {"call_id": call_id, "from": sender.name, **body}
+    size = p.utf8_length(json.dumps(relayed, ensure_ascii=False, separators=(",", ":")))
+    budget = Limit(config["SIGNAL_BYTES_PER_CALL"], config["SIGNAL_BYTES_WINDOW"], SLIDING)
+    if not limiter.hit(f"signal:bytes:{call_id}:{sender.name}", budget, cost=size):
+        _strike(sender, "This call has sent too much signaling data. Hang up and call again.")
     # The Socket.IO server's own emit: Flask-SocketIO's adds nothing a relay needs.
-    socketio.server.emit(p.SIGNAL, {"call_id": call_id, "from": sender.name, **body}, to=p.user_room(peer))
+    socketio.server.emit(p.SIGNAL, relayed, to=p.user_room(peer))
+
+
+def limiter_() -> Limiter:
+    return current_app.extensions["chat.limiter"]
+
+
+def _strike(sender: Sender, message: str) -> NoReturn:
+    """Refuse a signal with rate_limited; close the connection of a socket that keeps going.
+
+    A client that heeds the refusals sends a few more at most (those already on
+    their way); SIGNAL_STRIKES refused within one signal window is a flood.
+    """
+    window = signal_window(current_app.config)
+    strikes = Limit(current_app.config["SIGNAL_STRIKES"], window.seconds, SLIDING)
+    if not limiter_().hit(f"signal:strikes:{sender.sid}", strikes):
+        log.warning("closing %s (%s): it kept sending signals past its limits", sender.sid, sender.name)
+        server = socketio.server
+        eio_sid = server.manager.eio_sid_from_sid(sender.sid, "/")
+        server.disconnect(sender.sid)  # the client is told, and the disconnect handler runs
+        if eio_sid is not None:
+            server.eio.disconnect(eio_sid)  # and the connection closes: what it sends next is not read
+    raise SignalingError("rate_limited", message)
 
 
 @event(p.MOVE)

@@ -87,7 +87,9 @@ PRESENCE = "presence"
 SIGNED_OUT = "signed_out"
 # SIGNAL also travels from server to client, carrying the relayed message.
 
-DESCRIPTION_TYPES = {"offer", "answer", "pranswer", "rollback"}
+# What one side's setLocalDescription() makes for the other; a rollback is local to a peer
+# connection and a pranswer has no use between two browsers, so neither is relayed.
+DESCRIPTION_TYPES = {"offer", "answer"}
 MAX_CANDIDATE_BYTES = 2048
 MAX_CALL_ID = 64
 
@@ -134,6 +136,8 @@ def signal_body(payload: dict, max_sdp: int) -> dict:
     epoch = payload.get("epoch", 0)
     if not isinstance(epoch, int) or isinstance(epoch, bool) or epoch < 0:
         raise SignalingError("invalid_payload", "epoch must be a whole number.")
+    if "description" in payload and "candidate" in payload:
+        raise SignalingError("invalid_payload", "A signal carries a description or a candidate, not both.")
     if "description" in payload:
         return {"description": _description(payload["description"], max_sdp), "epoch": epoch}
     if "candidate" in payload:
@@ -141,14 +145,19 @@ def signal_body(payload: dict, max_sdp: int) -> dict:
     raise SignalingError("invalid_payload", "A signal carries a description or a candidate.")
 
 
+def utf8_length(text: str) -> int:
+    """The size of `text` in bytes, as it travels (the limits count bytes, not characters)."""
+    return len(text.encode("utf-8", "surrogatepass"))
+
+
 def _description(value: object, max_sdp: int) -> dict:
     kind = value.get("type") if isinstance(value, dict) else None
     if not isinstance(kind, str) or kind not in DESCRIPTION_TYPES:  # an object or list is not hashable
         raise SignalingError("invalid_payload", "description needs a type: offer or answer.")
-    sdp = value.get("sdp", "")
-    if not isinstance(sdp, str):
-        raise SignalingError("invalid_payload", "description.sdp must be text.")
-    if len(sdp) > max_sdp:
+    sdp = value.get("sdp")
+    if not isinstance(sdp, str) or not sdp:
+        raise SignalingError("invalid_payload", "description.sdp must be the SDP text.")
+    if utf8_length(sdp) > max_sdp:
         raise SignalingError("payload_too_large", f"The SDP is larger than {max_sdp} bytes.")
     return {"type": value["type"], "sdp": sdp}
 
@@ -158,7 +167,7 @@ def _candidate(value: object) -> dict | None:
         return None
     if not isinstance(value, dict) or not isinstance(value.get("candidate"), str):
         raise SignalingError("invalid_payload", "candidate.candidate must be text.")
-    if len(value["candidate"]) > MAX_CANDIDATE_BYTES:
+    if utf8_length(value["candidate"]) > MAX_CANDIDATE_BYTES:
         raise SignalingError("payload_too_large", "The ICE candidate is too large.")
     mid, index, ufrag = value.get("sdpMid"), value.get("sdpMLineIndex"), value.get("usernameFragment")
     if mid is not None and not (isinstance(mid, str) and len(mid) <= 64):

@@ -297,8 +297,6 @@ class Stack:
             "PYTHONUNBUFFERED": "1",
             **settings,
         }
-        if env.get("GUNICORN_WORKER") == "gevent":
-            env.setdefault("ASYNC_MODE", "gevent")
         pid = str(self.folder / "gunicorn.pid")
         command = [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "--pid", pid, "wsgi:app"]
         self._spawn("gunicorn", command, cwd=ROOT, env=env)

@@ -36,7 +36,7 @@ COMMANDS = {
     "gunicorn-gevent": [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "wsgi:app"],
 }
 # Settings that go with each server.
-SERVER_ENV = {"gunicorn-gevent": {"GUNICORN_WORKER": "gevent", "ASYNC_MODE": "gevent"}}
+SERVER_ENV = {"gunicorn-gevent": {"GUNICORN_WORKER": "gevent"}}
 
 
 def end_process(proc: subprocess.Popen) -> None:

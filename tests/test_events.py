@@ -409,6 +409,17 @@ BAD_PAYLOADS = [
     ),
     ("signal", {"call_id": "CALL", "candidate": CANDIDATE, "epoch": "1"}, "invalid_payload"),
     ("signal", {"call_id": "CALL", "candidate": CANDIDATE, "epoch": True}, "invalid_payload"),
+    ("signal", {"call_id": "CALL", "description": OFFER, "candidate": CANDIDATE}, "invalid_payload"),
+    ("signal", {"call_id": "CALL", "description": {"type": "rollback"}}, "invalid_payload"),
+    ("signal", {"call_id": "CALL", "description": {"type": "pranswer", "sdp": "v=0"}}, "invalid_payload"),
+    ("signal", {"call_id": "CALL", "description": {"type": "offer", "sdp": ""}}, "invalid_payload"),
+    # The limits count UTF-8 bytes: 700 euro signs are 2,100 bytes, over the candidate's 2 KiB.
+    ("signal", {"call_id": "CALL", "candidate": {"candidate": "€" * 700}}, "payload_too_large"),
+    (
+        "signal",
+        {"call_id": "CALL", "description": {"type": "offer", "sdp": "€" * 11000}},
+        "payload_too_large",
+    ),
     ("no_such_event", {}, "unknown_event"),
 ]
 

@@ -4,26 +4,46 @@ import pytest
 
 from chat import create_app
 from chat.extensions import socketio
-from chat.ratelimit import RateLimiter
+from chat.limits import Limit, Limiter
 from tests.conftest import join
 
 
 class Clock:
-    now = 0.0
+    """Stands in for the `time` module of limits' memory storage, which reads time.time()."""
 
-    def __call__(self):
+    now = 1_000_000.0
+
+    def time(self):
         return self.now
 
 
-def test_the_limiter_allows_so_many_per_minute_per_key():
-    clock = Clock()
-    limiter = RateLimiter(clock)
-    assert [limiter.allow("a", 3) for _ in range(4)] == [True, True, True, False]
-    assert limiter.allow("b", 3)  # another key has its own count
-    clock.now = 59.9
-    assert not limiter.allow("a", 3)
-    clock.now = 60.0
-    assert limiter.allow("a", 3)  # the first attempt has left the window
+@pytest.fixture
+def clock(monkeypatch):
+    import limits.storage.memory
+
+    fake = Clock()
+    monkeypatch.setattr(limits.storage.memory, "time", fake)
+    return fake
+
+
+def test_the_limiter_allows_so_many_per_minute_per_key(clock):
+    limiter = Limiter()
+    start = clock.now
+    assert [limiter.hit("a", Limit.per_minute(3)) for _ in range(4)] == [True, True, True, False]
+    assert limiter.hit("b", Limit.per_minute(3))  # another key has its own count
+    clock.now = start + 59.9
+    assert not limiter.hit("a", Limit.per_minute(3))
+    clock.now = start + 60.1
+    assert limiter.hit("a", Limit.per_minute(3))  # the first attempt has left the window
+
+
+def test_the_limits_storage_is_this_process_memory_by_default(app):
+    from limits.storage import MemoryStorage
+
+    from config import Config
+
+    assert Config.RATE_LIMIT_STORAGE == "memory://"
+    assert isinstance(app.extensions["chat.limiter"].storage, MemoryStorage)
 
 
 @pytest.fixture
@@ -77,15 +97,15 @@ def test_too_many_calls_are_refused_per_user_and_per_address():
         sio.disconnect()
 
 
-def test_the_limiter_keeps_each_window():
-    clock = Clock()
-    limiter = RateLimiter(clock)
-    assert [limiter.allow("pair", 2, window=600) for _ in range(3)] == [True, True, False]
-    clock.now = 300.0
-    assert not limiter.allow("pair", 2, window=600)
-    assert limiter.allow("minute", 1)  # the default window is a minute
-    clock.now = 600.0
-    assert limiter.allow("pair", 2, window=600)
+def test_the_limiter_keeps_each_window(clock):
+    limiter = Limiter()
+    start = clock.now
+    assert [limiter.hit("pair", Limit(2, 600)) for _ in range(3)] == [True, True, False]
+    clock.now = start + 300.0
+    assert not limiter.hit("pair", Limit(2, 600))
+    assert limiter.hit("minute", Limit.per_minute(1))
+    clock.now = start + 600.1
+    assert limiter.hit("pair", Limit(2, 600))
 
 
 def test_ringing_one_person_again_and_again_is_refused():

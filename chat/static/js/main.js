@@ -1,6 +1,9 @@
-// The call screen: wires signaling, the peer connection and the page.
+// The call screen: wires signaling, the call's lifecycle, the peer connection and the page.
 import { describeCheck, gatherCandidateTypes } from "./check.js";
+import { forgetIceServers, prefetchIceServers, rtcConfiguration } from "./ice.js";
+import { CallLifecycle } from "./lifecycle.js";
 import { describeMediaError, getLocalMedia } from "./media.js";
+import { endedText, errorText } from "./messages.js";
 import { PeerSession } from "./peer.js";
 import { startRinging, stopRinging } from "./ringer.js";
 import { connectSignaling } from "./signaling.js";
@@ -12,29 +15,7 @@ const NAME = /^[a-z0-9._-]{1,32}$/;
 // Survives a reload of this tab only, so a reloaded page can take its call back.
 const ACTIVE_CALL_KEY = "activeCall";
 
-const ERROR_TEXT = {
-  invalid_name: "A name is 1 to 32 characters: letters a-z, digits 0-9, dot, underscore or hyphen.",
-  self_call: "You cannot call yourself.",
-  offline: (peer) => `${peer} is offline.`,
-  busy: (peer) => `${peer} is busy in another call.`,
-  already_in_call: "You are already in a call. Hang up first.",
-  no_such_call: "That call has already ended.",
-  not_ringing: "That call is no longer ringing.",
-  timeout: "The server did not answer. Check your connection.",
-};
-
-const ENDED_TEXT = {
-  declined: (c, byMe) => (byMe ? "You declined the call." : `${c.peer} declined the call.`),
-  cancelled: (c, byMe) => (byMe ? "Call cancelled." : `Missed call: ${c.peer} cancelled.`),
-  no_answer: (c) => (c.role === "caller" ? `${c.peer} did not answer.` : `Missed call from ${c.peer}.`),
-  hangup: (c, byMe) => (byMe ? "Call ended." : `${c.peer} hung up.`),
-  left: (c, byMe) => (byMe ? "Call ended." : `${c.peer} left.`),
-  failed: (c, byMe) => (byMe ? "The call failed." : `The call failed: no connection could be made with ${c.peer}.`),
-  gone: (c, byMe) => (byMe ? "Call ended: you were away too long." : `${c.peer} left: the connection was lost.`),
-};
-
 const state = {
-  phase: "idle", // idle | calling | ringing | accepting | active | moving | elsewhere
   call: null, // {id, peer, role, epoch}
   peer: null, // PeerSession
   pending: [], // signals that arrived before the peer connection
@@ -43,10 +24,10 @@ const state = {
   cameraOff: false,
   watching: null,
   routeTimer: null,
-  ice: null, // {callId, promise}: ICE servers fetched while the call rings
   leaving: false, // this page sent the Leave form
 };
 
+const lifecycle = new CallLifecycle(enter);
 const signaling = connectSignaling({ onEvent, onStatus });
 
 // Media
@@ -72,63 +53,25 @@ function applyTrackSwitches() {
 
 // Phases
 
-function setPhase(phase) {
-  state.phase = phase;
+/** What a phase means for the page: what it shows, the ring, the ICE servers. */
+function enter(phase) {
   ui.showPhase(phase, state.call?.peer);
   if (phase === "ringing") startRinging();
   else stopRinging();
-  if ((phase === "calling" || phase === "ringing") && state.ice?.callId !== state.call.id) {
-    prefetchIceServers(state.call.id);
-  }
+  if (phase === "calling" || phase === "ringing") prefetchIceServers(state.call.id);
 }
 
-async function fetchIceServers() {
-  const response = await fetch("/ice-servers", { cache: "no-store" });
-  const body = await response.json().catch(() => ({ message: `The server answered ${response.status}.` }));
-  if (!body.ok) throw new Error(body.message);
-  return body;
-}
-
-/**
- * Fetch the ICE servers while the call rings, so that the first offer does
- * not wait for them once it is accepted (about 40 ms on a busy server).
- */
-function prefetchIceServers(callId) {
-  const promise = fetchIceServers();
-  promise.catch(() => {}); // rtcConfiguration fetches again
-  state.ice = { callId, promise };
-}
-
-/**
- * The configuration for a call's peer connection. TURN credentials expire,
- * so the ones fetched while it rang serve only its first connection and only
- * while they have a minute left; otherwise (and without a call, for the
- * connection check) they are fetched afresh.
- */
-async function rtcConfiguration(call = null) {
-  let early = null;
-  if (call) {
-    early = state.ice?.callId === call.id && call.epoch === 0 ? state.ice.promise : null;
-    state.ice = null;
-  }
-  let body = early && (await early.catch(() => null));
-  if (!body || (body.expiresAt && body.expiresAt * 1000 - Date.now() < 60_000)) body = await fetchIceServers();
-  const relay = body.iceTransportPolicy === "relay" || ui.hideIp();
-  return { iceServers: body.iceServers, iceTransportPolicy: relay ? "relay" : "all" };
-}
-
+/** Connect this page's media for the call: entered in the active phase. */
 async function startPeer() {
   const call = state.call;
   const epoch = call.epoch;
-  setPhase("active");
   ui.setStatus(`Connecting to ${call.peer}…`);
   let rtcConfig;
   try {
     rtcConfig = await rtcConfiguration(call);
   } catch (err) {
-    if (!isCurrent(call.id)) return;
-    signaling.request("hangup", { call_id: call.id, failed: true });
-    return endCall(`The call failed: ${err.message}`);
+    if (isCurrent(call.id)) failCall(call, err.message);
+    return;
   }
   // The call may have ended or moved while the servers were fetched.
   if (!isCurrent(call.id) || call.epoch !== epoch || state.peer) return;
@@ -147,9 +90,7 @@ async function startPeer() {
       if (s === "disconnected") ui.setStatus("The connection is interrupted; trying to restore it…");
     },
     onClose: (error) => {
-      if (peer !== state.peer || !error) return;
-      signaling.request("hangup", { call_id: call.id, failed: true });
-      endCall(`The call failed: ${error.message}`);
+      if (peer === state.peer && error) failCall(call, error.message);
     },
   });
   state.peer = peer;
@@ -180,15 +121,23 @@ function closePeer() {
   ui.setRemoteStream(null);
 }
 
-/** The one way out of a call, whatever ended it. */
-function endCall(text) {
+/** The one way out of a call, whatever ended it: `event` says what did. */
+function endCall(event, text) {
+  if (!lifecycle.can(event)) return;
   closePeer();
   state.call = null;
   state.pending = [];
-  state.ice = null;
+  forgetIceServers();
   sessionStorage.removeItem(ACTIVE_CALL_KEY);
-  setPhase("idle");
+  lifecycle.apply(event);
   ui.setStatus(text);
+}
+
+/** No media connection could be made here: tell the server, and end the call. */
+function failCall(call, reason) {
+  if (!lifecycle.can("peer_failed")) return;
+  signaling.request("hangup", { call_id: call.id, failed: true });
+  endCall("peer_failed", `The call failed: ${reason}`);
 }
 
 const isCurrent = (callId) => state.call !== null && state.call.id === callId;
@@ -198,35 +147,33 @@ const isCurrent = (callId) => state.call !== null && state.call.id === callId;
 const handlers = {
   hello({ call }) {
     if (state.call && (!call || call.call_id !== state.call.id)) {
-      endCall("The call ended while you were disconnected.");
+      endCall("hello_without_call", "The call ended while you were disconnected.");
     }
     if (!state.call && call) restoreCall(call);
     if (state.watching) watch(state.watching);
   },
 
   ring({ call_id, from }) {
-    if (state.phase !== "idle") return;
+    if (!lifecycle.can("ring")) return;
     state.call = { id: call_id, peer: from, role: "callee", epoch: 0 };
-    setPhase("ringing");
+    lifecycle.apply("ring");
     ui.setStatus(`${from} is calling.`);
   },
 
   call_accepted({ call_id }) {
     if (!isCurrent(call_id)) return;
-    if (state.phase === "calling") startPeer();
-    else if (state.phase === "ringing") {
-      setPhase("elsewhere");
-      ui.setStatus("You answered on another page.");
-    }
+    const phase = lifecycle.apply("call_accepted");
+    if (phase === "active") startPeer();
+    else if (phase === "elsewhere") ui.setStatus("You answered on another page.");
   },
 
   call_moved({ call_id, by, epoch }) {
-    if (!isCurrent(call_id) || state.phase === "moving") return;
+    const event = by === me ? "call_moved_by_me" : "call_moved_by_peer";
+    if (!isCurrent(call_id) || !lifecycle.can(event)) return;
     closePeer();
     state.call.epoch = epoch;
-    if (by === me) {
+    if (lifecycle.apply(event) === "elsewhere") {
       sessionStorage.removeItem(ACTIVE_CALL_KEY);
-      setPhase("elsewhere");
       ui.setStatus("The call moved to another page.");
     } else {
       startPeer();
@@ -236,8 +183,7 @@ const handlers = {
 
   call_ended({ call_id, reason, by }) {
     if (!isCurrent(call_id)) return;
-    const text = ENDED_TEXT[reason] || (() => "The call ended.");
-    endCall(text(state.call, by === me));
+    endCall("call_ended", endedText(reason, state.call, by === me));
   },
 
   signal(message) {
@@ -253,8 +199,8 @@ const handlers = {
   signed_out() {
     // The page that sent Leave waits for the form's answer: navigating away
     // now would drop the response that logs this browser out.
-    if (state.leaving) return endCall(null);
-    endCall("You left on another page.");
+    if (state.leaving) return endCall("signed_out", null);
+    endCall("signed_out", "You left on another page.");
     window.location.assign("/");
   },
 };
@@ -267,7 +213,8 @@ function onStatus(status, detail) {
   if (status === "connected") ui.setConnection(null);
   if (status === "reconnecting") ui.setConnection("Reconnecting to the server…");
   if (status === "refused") {
-    ui.setConnection(`${detail?.message || "The server refused the connection."} Reload the page to join again.`);
+    const why = detail ? errorText(detail) : "The server refused the connection.";
+    ui.setConnection(`${why} Reload the page to join again.`);
   }
   if (status === "closed") ui.setConnection("Disconnected from the server.");
 }
@@ -275,51 +222,50 @@ function onStatus(status, detail) {
 function restoreCall(call) {
   state.call = { id: call.call_id, peer: call.peer, role: call.role, epoch: call.epoch };
   if (call.state === "ringing") {
-    setPhase(call.role === "callee" ? "ringing" : "calling");
+    lifecycle.apply(call.role === "callee" ? "hello_ringing" : "hello_calling");
   } else if (sessionStorage.getItem(ACTIVE_CALL_KEY) === call.call_id) {
-    moveHere(); // this tab was reloaded during the call: take it back
+    takeCall("move", "hello_resume"); // this tab was reloaded during the call: take it back
   } else {
-    setPhase("elsewhere");
+    lifecycle.apply("hello_active");
   }
 }
 
 // Actions
 
-function errorText(ack, peer) {
-  const text = ERROR_TEXT[ack.error];
-  if (typeof text === "function") return text(peer);
-  return text || ack.message || "Something went wrong.";
-}
-
 async function placeCall(raw) {
   const to = raw.trim().toLowerCase();
-  if (!NAME.test(to)) return ui.setStatus(ERROR_TEXT.invalid_name);
-  if (state.phase !== "idle") return;
+  if (!NAME.test(to)) return ui.setStatus(errorText({ error: "invalid_name" }));
+  if (!lifecycle.can("place")) return;
   const ack = await signaling.request("call", { to });
   if (!ack.ok) return ui.setStatus(errorText(ack, to));
+  if (!lifecycle.can("place")) return;
   state.call = { id: ack.call_id, peer: ack.peer, role: "caller", epoch: 0 };
-  setPhase("calling");
+  lifecycle.apply("place");
   ui.setStatus(`Calling ${ack.peer}…`);
 }
 
-/** Take the call into this page: `accept` a ringing one, or `move` an active one here. */
-async function takeCall(event, phase) {
+/**
+ * Take the call into this page: `accept` a ringing one, or `move` an active
+ * one here; `event` is what asked for it.
+ */
+async function takeCall(request, event) {
   const call = state.call;
-  setPhase(phase);
-  const ack = await signaling.request(event, { call_id: call.id });
+  if (!lifecycle.apply(event)) return;
+  const ack = await signaling.request(request, { call_id: call.id });
   if (!isCurrent(call.id)) return;
-  if (!ack.ok) return endCall(errorText(ack, call.peer));
+  if (!ack.ok) return endCall("ack_refused", errorText(ack, call.peer));
   call.epoch = ack.call.epoch;
-  startPeer();
+  if (lifecycle.apply(request === "accept" ? "accepted" : "moved")) startPeer();
 }
 
-const accept = () => state.phase === "ringing" && takeCall("accept", "accepting");
-const moveHere = () => takeCall("move", "moving");
+const accept = () => takeCall("accept", "accept");
+const moveHere = () => takeCall("move", "move_here");
 
-function finish(event, text) {
-  if (!state.call) return;
+/** End the call from this page: `event` is both the request and the lifecycle's event. */
+function finish(event, reason) {
+  if (!state.call || !lifecycle.can(event)) return;
   signaling.request(event, { call_id: state.call.id });
-  endCall(text);
+  endCall(event, endedText(reason, state.call, true));
 }
 
 let watchTimer = null;
@@ -336,9 +282,9 @@ ui.bind({
   },
   accept,
   moveHere,
-  cancel: () => finish("cancel", "Call cancelled."),
-  decline: () => finish("decline", "You declined the call."),
-  hangup: () => finish("hangup", "Call ended."),
+  cancel: () => finish("cancel", "cancelled"),
+  decline: () => finish("decline", "declined"),
+  hangup: () => finish("hangup", "hangup"),
   toggleMute() {
     state.muted = !state.muted;
     applyTrackSwitches();

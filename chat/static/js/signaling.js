@@ -20,8 +20,9 @@ export function connectSignaling({ onEvent, onStatus }) {
   });
   socket.on("connect_error", (err) => {
     // Refused by the server (not logged in, name taken): no retry follows.
+    // Without the server's {error, message}, the client's text has no code.
     if (socket.active) onStatus("reconnecting", { reason: err.message });
-    else onStatus("refused", err.data || { error: err.message, message: err.message });
+    else onStatus("refused", err.data || { message: err.message });
   });
   socket.onAny((event, payload) => onEvent(event, payload));
 

@@ -1,0 +1,85 @@
+"""Rate limits through the `limits` library (the engine under Flask-Limiter).
+
+The counts live in the storage named by RATE_LIMIT_STORAGE: "memory://" (this
+process's memory, the default) now; a redis:// URL shares them between
+processes, with no change here or in the handlers.
+
+Two strategies, both of `limits`:
+
+- MOVING, a moving window (a log of the hits in the window), for the
+  per-minute and per-ten-minutes counts of joins, calls and /ice-servers
+  fetches: exactly the sliding log the hand-written limiter kept. Those limits
+  are small (tens), so the log per key is short.
+- SLIDING, the sliding-window counter (two fixed-window counters, the previous
+  one weighted by how much of it is still in the window), for signals and their
+  bytes: constant memory per key whatever the limit, where a log of 200 signals
+  per user, or one entry per relayed byte, would not be.
+
+`limits` has no token bucket, so "50 signals a second with bursts of 200" is
+one window of SIGNAL_BURST signals per SIGNAL_BURST / SIGNALS_PER_SECOND
+seconds (200 per 4 s): an idle client may send the whole burst at once, and a
+busy one averages the rate. (A second, per-second limit checked together would
+forbid the burst.)
+"""
+
+import math
+from dataclasses import dataclass
+from functools import lru_cache
+
+from limits import RateLimitItem, RateLimitItemPerSecond
+from limits.storage import Storage, storage_from_string
+from limits.strategies import MovingWindowRateLimiter, RateLimiter, SlidingWindowCounterRateLimiter
+
+MOVING = "moving"
+SLIDING = "sliding"
+
+
+@dataclass(frozen=True, slots=True)
+class Limit:
+    """At most `amount` (hits, or their cost) per `seconds` for one key, counted by `strategy`."""
+
+    amount: int
+    seconds: float
+    strategy: str = MOVING
+
+    @classmethod
+    def per_minute(cls, amount: int) -> "Limit":
+        return cls(amount, 60.0)
+
+
+@lru_cache(maxsize=256)
+def _item(amount: int, seconds: float) -> RateLimitItem:
+    # `limits` counts whole seconds: a window is never shorter than asked for.
+    return RateLimitItemPerSecond(amount, max(1, math.ceil(seconds)), namespace="chat")
+
+
+class Limiter:
+    """Count hits per key in a `limits` storage; `hit` says whether one more is allowed."""
+
+    def __init__(self, storage_url: str = "memory://"):
+        self.storage: Storage = storage_from_string(storage_url)
+        self._strategies: dict[str, RateLimiter] = {
+            MOVING: MovingWindowRateLimiter(self.storage),
+            SLIDING: SlidingWindowCounterRateLimiter(self.storage),
+        }
+
+    def hit(self, key: str, limit: Limit, cost: int = 1) -> bool:
+        """Record `cost` for `key` and say whether it is within `limit`; a refused hit is not counted."""
+        return self._strategies[limit.strategy].hit(_item(limit.amount, limit.seconds), key, cost=cost)
+
+    def reset(self) -> None:
+        """Forget every count (tests)."""
+        self.storage.reset()
+
+
+def signal_window(config) -> Limit:
+    """SIGNAL_BURST signals per the seconds that SIGNALS_PER_SECOND takes to send them."""
+    burst = config["SIGNAL_BURST"]
+    return Limit(burst, burst / config["SIGNALS_PER_SECOND"], SLIDING)
+
+
+def init_app(app) -> "Limiter":
+    """The app's limiter, from RATE_LIMIT_STORAGE; kept as app.extensions["chat.limiter"]."""
+    limiter = Limiter(app.config["RATE_LIMIT_STORAGE"])
+    app.extensions["chat.limiter"] = limiter
+    return limiter
