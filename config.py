@@ -83,7 +83,7 @@ class Config:
     ICE_SERVERS_PER_MINUTE = _env_int("ICE_SERVERS_PER_MINUTE", 20)
     # Signals (SDP and ICE candidates) one user may send, all tabs together: SIGNAL_BURST at
     # once, SIGNALS_PER_SECOND on average (a call's setup is a few dozen). Past the limit a
-    # signal gets rate_limited; SIGNAL_STRIKES refused in a row close the connection.
+    # signal gets rate_limited; SIGNAL_STRIKES refused within one burst window close the connection.
     SIGNALS_PER_SECOND = _env_int("SIGNALS_PER_SECOND", 50)
     SIGNAL_BURST = _env_int("SIGNAL_BURST", 200)
     SIGNAL_STRIKES = _env_int("SIGNAL_STRIKES", 50)

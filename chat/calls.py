@@ -11,6 +11,7 @@ from flask import Flask, current_app
 from chat.errors import SignalingError
 from chat.extensions import socketio
 from chat.limits import Limit
+from chat.limits import current as current_limiter
 from chat.protocol import CALL_ENDED, PRESENCE, presence_room, user_room
 from chat.store import Call, Ended, Store
 
@@ -27,7 +28,7 @@ def check_rate(*limits: tuple[str, str], window: str | None = None, message: str
 
     The limit is per minute, or per the number of seconds in the setting `window`.
     """
-    limiter = current_app.extensions["chat.limiter"]
+    limiter = current_limiter()
     seconds = current_app.config[window] if window else 60.0
     for key, setting in limits:
         if not limiter.hit(key, Limit(current_app.config[setting], seconds)):

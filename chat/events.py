@@ -35,7 +35,8 @@ from chat.calls import (
 from chat.connect_deadline import end_session
 from chat.errors import SignalingError
 from chat.extensions import socketio
-from chat.limits import SLIDING, Limit, Limiter, signal_window
+from chat.limits import SLIDING, Limit, signal_window
+from chat.limits import current as current_limiter
 
 log = logging.getLogger(__name__)
 
@@ -201,7 +202,7 @@ def hangup(sender: Sender, payload: dict) -> None:
 def signal(sender: Sender, payload: dict) -> None:
     """Relay one SDP description or ICE candidate to the peer of an accepted call."""
     config = current_app.config
-    limiter = limiter_()
+    limiter = current_limiter()
     if not limiter.hit(f"signal:user:{sender.name}", signal_window(config)):
         _strike(sender, "Too many signals. Slow down.")
     call_id = p.call_id_field(payload)
@@ -216,10 +217,6 @@ def signal(sender: Sender, payload: dict) -> None:
     socketio.server.emit(p.SIGNAL, relayed, to=p.user_room(peer))
 
 
-def limiter_() -> Limiter:
-    return current_app.extensions["chat.limiter"]
-
-
 def _strike(sender: Sender, message: str) -> NoReturn:
     """Refuse a signal with rate_limited; close the connection of a socket that keeps going.
 
@@ -228,13 +225,13 @@ def _strike(sender: Sender, message: str) -> NoReturn:
     """
     window = signal_window(current_app.config)
     strikes = Limit(current_app.config["SIGNAL_STRIKES"], window.seconds, SLIDING)
-    if not limiter_().hit(f"signal:strikes:{sender.sid}", strikes):
+    if not current_limiter().hit(f"signal:strikes:{sender.sid}", strikes):
         log.warning("closing %s (%s): it kept sending signals past its limits", sender.sid, sender.name)
         server = socketio.server
         eio_sid = server.manager.eio_sid_from_sid(sender.sid, "/")
         server.disconnect(sender.sid)  # the client is told, and the disconnect handler runs
         if eio_sid is not None:
-            server.eio.disconnect(eio_sid)  # and the connection closes: what it sends next is not read
+            end_session(server, eio_sid)  # and the connection closes: what it sends next is not read
     raise SignalingError("rate_limited", message)
 
 

@@ -72,6 +72,13 @@ class Limiter:
         self.storage.reset()
 
 
+def current() -> Limiter:
+    """The limiter of the current app."""
+    from flask import current_app
+
+    return current_app.extensions["chat.limiter"]
+
+
 def signal_window(config) -> Limit:
     """SIGNAL_BURST signals per the seconds that SIGNALS_PER_SECOND takes to send them."""
     burst = config["SIGNAL_BURST"]
