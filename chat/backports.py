@@ -6,7 +6,8 @@ requirements.txt pins and put in place only when exactly that version is
 installed: another version may have fixed the fault or changed what the
 function must do, so there the backport is skipped with one log line saying
 so. docs/architecture.md lists each with the upstream behaviour it works
-around; tests/test_message_limit.py tests them against the originals.
+around; tests/test_message_limit.py and tests/test_read_backpressure.py
+test them against the originals.
 """
 
 import logging
@@ -86,6 +87,48 @@ def simple_websocket_init(self, handler, server, **kwargs) -> None:
     """
     self.app = handler
     self.server_args = {"max_message_size": int(server.max_http_buffer_size), **kwargs}
+    if "event_class" in kwargs:  # the one chat adds: the reader waits for the handler (below)
+        self.server_args["event_class"] = taken_event(kwargs["event_class"])
+
+
+READ_AHEAD_WAIT = 5.0  # seconds simple-websocket's reader waits for the handler to take what it read
+
+
+def taken_event(event_class: type) -> type:
+    """simple-websocket's `event_class` (a documented parameter), made to hold its reader back.
+
+    simple-websocket reads in a task of its own, appends each message it has
+    read to a list and sets this event; the handler (Engine.IO's) takes the
+    messages and, once the list is empty, waits on the event and clears it.
+    Nothing stops the reader: while the client sends faster than the handler
+    takes, the list grows without limit (under gevent the reader does not even
+    yield while the socket has data). Here set() waits, up to
+    READ_AHEAD_WAIT, while the event is still set, that is while the handler
+    has not yet taken what the last set() announced: the reader is then at
+    most one read (simple-websocket's receive_bytes, 4 KiB, or one message up
+    to max_message_size) ahead, the kernel's buffers fill, and TCP makes the
+    client wait. The wait ends early when the handler clears; after
+    READ_AHEAD_WAIT (a handler that is gone or stuck) the reader goes on as
+    before.
+    """
+
+    class TakenEvent(event_class):
+        def __init__(self) -> None:
+            super().__init__()
+            self.taken = event_class()
+
+        def set(self) -> None:
+            if self.is_set():
+                self.taken.clear()
+                self.taken.wait(READ_AHEAD_WAIT)
+            super().set()
+
+        def clear(self) -> None:
+            super().clear()
+            self.taken.set()
+
+    TakenEvent.__qualname__ = f"TakenEvent[{event_class.__module__}.{event_class.__qualname__}]"
+    return TakenEvent
 
 
 def install_gevent() -> None:

@@ -23,14 +23,7 @@ BIG_OFFER = {"type": "offer", "sdp": "v=0\r\n" + "a=x-filler:" + "y" * 30_000 + 
 MIB = 1024 * 1024
 
 
-GEVENT_BACKLOG = pytest.mark.xfail(
-    reason="gevent mode: simple-websocket's reader task reads the flood into an unbounded input "
-    "buffer ahead of the handler (no backpressure), so the server grows before any limit is checked",
-    strict=False,
-)
-
-
-@pytest.fixture(scope="module", params=["gunicorn", pytest.param("gunicorn-gevent", marks=GEVENT_BACKLOG)])
+@pytest.fixture(scope="module", params=["gunicorn", "gunicorn-gevent"])
 def server(request):
     live = LiveServer(server=request.param, GRACE_PERIOD="5")
     live.kind = request.param
