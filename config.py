@@ -48,7 +48,7 @@ class Config:
     GRACE_PERIOD = _env_float("GRACE_PERIOD", 30.0)
     # Origins allowed to open a Socket.IO connection; empty means the app's own.
     ALLOWED_ORIGINS = _env_list("ALLOWED_ORIGINS")
-    # Flask-SocketIO async mode. Not a setting: it follows the server (chat.serving_mode),
+    # Flask-SocketIO async mode. Not a setting: it follows the server (chat.serving.mode.async_mode),
     # gunicorn's worker class or the embedded server's eventlet; tests set it.
     ASYNC_MODE = None
     # Embedded server only: how many connections it holds at once.

@@ -8,7 +8,7 @@ if __name__ == "__main__":
     eventlet.monkey_patch()
 
 from chat import create_app
-from chat.server import run
+from chat.serving.embedded import run
 
 app = create_app()
 

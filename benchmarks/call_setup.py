@@ -569,8 +569,8 @@ def run(
 
 
 def floor_turn(urls: list[str], secret: str, ttl: int = 3600) -> dict:
-    """TURN credentials for the floor pages, made as the app makes its own (chat/ice.py)."""
-    from chat.ice import turn_credentials
+    """TURN credentials for the floor pages, made as the app makes its own (chat/turn/credentials.py)."""
+    from chat.turn.credentials import turn_credentials
 
     username, credential = turn_credentials(secret, "floor", ttl, time.time())
     return {"urls": urls, "username": username, "credential": credential}

@@ -1,26 +1,30 @@
-"""A one-to-one video-calling app: Flask pages and Socket.IO signaling."""
+"""A one-to-one video-calling app: Flask pages and Socket.IO signaling.
 
-# chat.events registers its connect and disconnect handlers on the unbound
-# `socketio` when imported, so it must be imported before the first init_app;
-# events.init_app then puts the event handlers on each app's server.
+create_app() puts it together from its parts, each a package named for its
+concern: chat/web (pages, join, login, headers), chat/signaling (the
+Socket.IO protocol), chat/state (the Store, senders, rate limits),
+chat/turn (ICE servers and coturn's config), chat/serving (servers,
+middleware, backports). docs/architecture.md describes them.
+"""
+
+# chat.signaling registers its connect and disconnect handlers on the unbound
+# `socketio` when imported, so it is imported before the first init_app.
 
 import logging
 import os
 import secrets
-import sys
 from collections.abc import Mapping
 
 from flask import Flask, render_template
 from werkzeug.exceptions import HTTPException, SecurityError
 
-from chat import backports, events, limits, security, turn_config, views  # noqa: F401
-from chat import protocol as p
-from chat.auth import csrf_token, login_manager
-from chat.connect_deadline import ConnectDeadline
+from chat import signaling, state, web
 from chat.extensions import socketio
-from chat.ice import check_settings
-from chat.middleware import ErrorShield, WebSocketHandshake
-from chat.store_memory import MemoryStore
+from chat.serving import backports
+from chat.serving.middleware import ErrorShield, WebSocketHandshake
+from chat.serving.mode import async_mode
+from chat.turn import coturn_config
+from chat.turn.credentials import check_settings
 
 log = logging.getLogger(__name__)
 
@@ -39,12 +43,10 @@ def create_app(config: Mapping | None = None) -> Flask:
     _check_secret(app)
     check_settings(app.config)
 
-    app.extensions["chat.store"] = MemoryStore(grace=app.config["GRACE_PERIOD"])
-    limits.init_app(app)  # app.extensions["chat.limiter"], from RATE_LIMIT_STORAGE
-    login_manager.init_app(app)
+    state.init_app(app)
     socketio.init_app(
         app,
-        async_mode=app.config["ASYNC_MODE"] or serving_mode(),
+        async_mode=app.config["ASYNC_MODE"] or async_mode(),
         # None lets Engine.IO accept only the app's own origin.
         cors_allowed_origins=app.config["ALLOWED_ORIGINS"] or None,
         max_http_buffer_size=app.config["MAX_MESSAGE_BYTES"],
@@ -58,45 +60,23 @@ def create_app(config: Mapping | None = None) -> Flask:
         # (a quarter of a relayed message's CPU). A send only queues the packet for the
         # peer's writer task; what one sender may queue is bounded by the signal limits.
         async_handlers=False,
-        serializer=p.JsonPacket,
+        serializer=signaling.JsonPacket,
     )
     app.extensions["chat.socketio_server"] = socketio.server
-    events.init_app(app)
+    signaling.init_app(app)
     if socketio.async_mode == "eventlet":
-        backports.install_eventlet()  # the WebSocket message limit, and chat/eventlet_mask.py
+        backports.install_eventlet()  # the WebSocket message limit, and fast unmasking
     if socketio.async_mode == "gevent":
-        backports.install_gevent()  # the WebSocket message limit
+        backports.install_gevent()  # the WebSocket message limit, and the reader waits
     if socketio.async_mode in ("eventlet", "gevent"):
-        ConnectDeadline(socketio.server, app.config["CONNECT_TIMEOUT"]).start()
+        signaling.ConnectDeadline(socketio.server, app.config["CONNECT_TIMEOUT"]).start()
     app.wsgi_app = WebSocketHandshake(app.wsgi_app)
-    security.init_app(app)
-    app.jinja_env.globals["csrf_token"] = csrf_token
-    turn_config.init_app(app)
-
-    app.register_blueprint(views.bp)
+    web.init_app(app)  # ProxyFix outside the handshake middleware: see chat/web/headers.py
+    coturn_config.init_app(app)
     app.register_error_handler(HTTPException, _error_page)
     app.register_error_handler(SecurityError, _untrusted_host)
     app.wsgi_app = ErrorShield(app.wsgi_app)  # outermost
     return app
-
-
-def serving_mode() -> str:
-    """The async mode of the server running this process: the library that patched the standard library.
-
-    gunicorn's eventlet and gevent workers patch it before they load the app,
-    and so does `python wsgi.py` (eventlet); without either, threads.
-    """
-    if "gevent" in sys.modules:
-        from gevent import monkey
-
-        if monkey.is_module_patched("socket"):
-            return "gevent"
-    if "eventlet" in sys.modules:
-        from eventlet import patcher
-
-        if patcher.is_monkey_patched("socket"):
-            return "eventlet"
-    return "threading"
 
 
 def _check_secret(app: Flask) -> None:

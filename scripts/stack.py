@@ -273,7 +273,7 @@ class Stack:
         return proc
 
     def _start_coturn(self, settings: dict[str, str], cert: Path, key: Path, port: int) -> None:
-        from chat.turn_config import TEMPLATE, render
+        from chat.turn.coturn_config import TEMPLATE, render
 
         config = self.folder / "turnserver.conf"
         config.touch(mode=0o600)

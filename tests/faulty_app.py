@@ -9,7 +9,7 @@ if __name__ == "__main__":
     eventlet.monkey_patch()
 
 from chat import create_app
-from chat.server import run
+from chat.serving.embedded import run
 
 
 class Fails:

@@ -1,7 +1,7 @@
 """A real coturn with the app's credential scheme, and the shipped deploy/turnserver.conf.
 
 The TURN REST API scheme: username "<unix expiry time>:<name>/<nonce>", password
-base64(HMAC-SHA1(secret, username)), made by the app's chat/ice.py; coturn
+base64(HMAC-SHA1(secret, username)), made by the app's chat/turn/credentials.py; coturn
 (`use-auth-secret`) recomputes it and refuses expired usernames. Each test talks
 to coturn over UDP on loopback with tests/turn_client.py.
 """
@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from chat import ice
+from chat.turn import credentials as ice
 from tests.coturn import Coturn
 from tests.turn_client import FAMILY_IPV4, FAMILY_IPV6, TurnClient, check_integrity
 

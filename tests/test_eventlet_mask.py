@@ -7,7 +7,7 @@ import warnings
 
 import pytest
 
-from chat.eventlet_mask import apply_mask
+from chat.serving.eventlet_mask import apply_mask
 from tests.live import ROOT
 
 
@@ -40,7 +40,7 @@ def test_it_is_installed_in_eventlet_mode_only(mode, installed):
     script = (
         "from chat import create_app\n"
         f"create_app({{'APP_ENV': 'testing', 'ASYNC_MODE': {mode!r}}})\n"
-        "from chat.eventlet_mask import apply_mask\n"
+        "from chat.serving.eventlet_mask import apply_mask\n"
         "from eventlet.websocket import RFC6455WebSocket as W\n"
         "print(W.__dict__['_apply_mask'].__func__ is apply_mask)\n"
     )

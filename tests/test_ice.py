@@ -9,7 +9,7 @@ from types import SimpleNamespace
 import pytest
 
 from chat import create_app
-from chat.ice import turn_credentials
+from chat.turn.credentials import turn_credentials
 from tests.conftest import join
 
 SECRET = "turn-test-secret"
@@ -65,7 +65,7 @@ def test_ice_servers_carry_fresh_turn_credentials(monkeypatch):
     client = app.test_client()
     join(client, "alice")
     # Only the view's clock: patching time.time itself would upset the cookies.
-    monkeypatch.setattr("chat.views.time", SimpleNamespace(time=lambda: 1_800_000_000.0))
+    monkeypatch.setattr("chat.web.ice_servers.time", SimpleNamespace(time=lambda: 1_800_000_000.0))
     response = client.get("/ice-servers")
     assert response.headers["Cache-Control"] == "no-store"
     body = response.get_json()

@@ -5,7 +5,7 @@ up (the standard library patched, the worker module imported), and then
 every module of python-engineio, python-socketio, eventlet, gevent,
 simple-websocket and gunicorn that is loaded is searched, classes and their
 nested classes included, for an attribute whose code is in chat/. Only the
-backports of chat/backports.py (docs/architecture.md) may be found, and in
+backports of chat/serving/backports.py (docs/architecture.md) may be found, and in
 their mode only.
 """
 

@@ -5,7 +5,7 @@ cookie sends one text message as a first frame and continuation frames, each
 well under the limit, as fast as the server takes them. Every real server
 must close it with 1009 after about MAX_MESSAGE_BYTES, its peak memory must
 not grow with the message, and the next client must be served. The others
-test chat/backports.py's eventlet backport against eventlet's own function.
+test chat/serving/backports.py's eventlet backport against eventlet's own function.
 """
 
 import base64
@@ -24,8 +24,8 @@ import zlib
 
 import pytest
 
-from chat import backports
-from chat.eventlet_mask import apply_mask
+from chat.serving import backports
+from chat.serving.eventlet_mask import apply_mask
 from tests.live import ROOT, LiveServer
 
 MiB = 1 << 20
@@ -372,13 +372,13 @@ def test_an_over_limit_message_closes_eventlets_websocket_with_1009(eventlet_web
 
 
 def test_the_guard_skips_another_version_with_one_log_line(caplog):
-    with caplog.at_level(logging.INFO, logger="chat.backports"):
+    with caplog.at_level(logging.INFO, logger="chat.serving.backports"):
         assert not backports.pinned("eventlet", "0.0.1", "a backport")
     assert [r.getMessage() for r in caplog.records] == [
         f"eventlet is {backports.metadata.version('eventlet')}, not the pinned 0.0.1: a backport not applied"
     ]
     caplog.clear()
-    with caplog.at_level(logging.INFO, logger="chat.backports"):
+    with caplog.at_level(logging.INFO, logger="chat.serving.backports"):
         assert backports.pinned("eventlet", backports.EVENTLET, "a backport")
     assert caplog.records == []
 
@@ -391,7 +391,7 @@ def test_the_pinned_version_is_the_one_requirements_txt_pins():
 @pytest.mark.parametrize("mode, installed", [("eventlet", True), ("gevent", False), ("threading", False)])
 def test_the_backport_is_in_place_in_eventlet_mode_only(mode, installed):
     script = (
-        "from chat import backports, create_app\n"
+        "from chat import create_app\nfrom chat.serving import backports\n"
         f"create_app({{'APP_ENV': 'testing', 'ASYNC_MODE': {mode!r}}})\n"
         "from eventlet.websocket import RFC6455WebSocket as W\n"
         "print(W.Message.__dict__['push'] is backports.message_push)\n"

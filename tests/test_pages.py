@@ -4,7 +4,7 @@ import pytest
 
 from chat import create_app
 from chat.extensions import socketio
-from chat.store_memory import MemoryStore
+from chat.state.memory import MemoryStore
 from tests.conftest import CSRF, join
 
 

@@ -2,8 +2,8 @@
 
 import re
 
-from chat import protocol as p
 from chat.errors import MESSAGES
+from chat.signaling import protocol as p
 from tests.live import ROOT
 
 DOC = (ROOT / "docs" / "protocol.md").read_text()

@@ -4,7 +4,7 @@ import pytest
 
 from chat import create_app
 from chat.extensions import socketio
-from chat.limits import Limit, Limiter
+from chat.state.limits import Limit, Limiter
 from tests.conftest import join
 
 

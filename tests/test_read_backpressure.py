@@ -1,4 +1,4 @@
-"""chat/backports.py's gevent-mode constructor against python-engineio's, and the reader's wait.
+"""chat/serving/backports.py's gevent-mode constructor against python-engineio's, and the reader's wait.
 
 The live proof is tests/test_signal_flood.py (a flood in gevent mode keeps the
 server's memory flat); these pin down the parts: the constructor gives
@@ -12,7 +12,7 @@ import time
 
 from engineio.async_drivers._websocket_wsgi import SimpleWebSocketWSGI
 
-from chat import backports
+from chat.serving import backports
 
 ENGINEIO_INIT = "engineio.async_drivers._websocket_wsgi.SimpleWebSocketWSGI.__init__"
 

@@ -124,7 +124,7 @@ def test_a_client_that_keeps_sending_is_disconnected(people, caplog):
     signal = {"call_id": call_id, "candidate": CANDIDATE}
     for _ in range(BURST):
         assert send(bob, "signal", signal)["ok"]
-    caplog.set_level(logging.WARNING, logger="chat.events")
+    caplog.set_level(logging.WARNING, logger="chat.signaling.relay")
     refusals = 0
     while bob.is_connected() and refusals < 20:
         ack = send(bob, "signal", signal)

@@ -3,8 +3,8 @@
 import pytest
 
 from chat.errors import SignalingError
-from chat.store import ACTIVE, RINGING
-from chat.store_memory import LEFT_MEMORY, MemoryStore
+from chat.state.memory import LEFT_MEMORY, MemoryStore
+from chat.state.store import ACTIVE, RINGING
 
 GRACE = 30.0
 

@@ -78,7 +78,7 @@ def test_an_old_credential_of_a_name_cannot_use_up_its_next_holders_quota(
     earlier = app.test_client()
     join(earlier, "alice")
     with monkeypatch.context() as patch:
-        patch.setattr("chat.views.time", SimpleNamespace(time=lambda: time.time() - 3600))
+        patch.setattr("chat.web.ice_servers.time", SimpleNamespace(time=lambda: time.time() - 3600))
         old = fetched_credential(earlier)
     assert earlier.post("/leave", data={"csrf_token": CSRF}).status_code == 302
     # With it, as many allocations as coturn lets one username hold.

@@ -1,7 +1,7 @@
 """`flask turn-config`: the shipped coturn config, fitted to the app's settings."""
 
 from chat import create_app
-from chat.turn_config import TEMPLATE
+from chat.turn.coturn_config import TEMPLATE
 
 TURN = {
     "APP_ENV": "testing",

@@ -1,10 +1,11 @@
-"""Who is who: the logged-in user, and CSRF tokens for the forms."""
+"""Who is who: the logged-in user of a browser session (Flask-Login), and its owner token."""
 
-import hmac
 import secrets
 
-from flask import abort, current_app, request, session
+from flask import session
 from flask_login import LoginManager, UserMixin
+
+from chat.state import store
 
 login_manager = LoginManager()
 
@@ -31,9 +32,9 @@ def load_user(user_id: str) -> User | None:
     name, _, owner = user_id.partition(":")
     if not owner:
         return None
-    store = current_app.extensions["chat.store"]
-    holder = store.holder(name)
-    if holder == owner or (holder is None and not store.has_left(name, owner)):
+    names = store()
+    holder = names.holder(name)
+    if holder == owner or (holder is None and not names.has_left(name, owner)):
         return User(name, owner)
     return None
 
@@ -43,18 +44,3 @@ def owner_token() -> str:
     if "owner" not in session:
         session["owner"] = secrets.token_urlsafe(18)
     return session["owner"]
-
-
-def csrf_token() -> str:
-    """Return the CSRF token of this session, for hidden form fields."""
-    if "csrf" not in session:
-        session["csrf"] = secrets.token_urlsafe(24)
-    return session["csrf"]
-
-
-def check_csrf() -> None:
-    """Refuse a form post whose token does not match the session's."""
-    sent = request.form.get("csrf_token", "")
-    expected = session.get("csrf", "")
-    if not expected or not hmac.compare_digest(sent.encode(), expected.encode()):
-        abort(400, description="The form has expired. Reload the page and try again.")

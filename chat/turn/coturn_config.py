@@ -12,7 +12,7 @@ import click
 from flask import Flask, current_app
 from flask.cli import with_appcontext
 
-TEMPLATE = Path(__file__).resolve().parent.parent / "deploy" / "turnserver.conf"
+TEMPLATE = Path(__file__).resolve().parents[2] / "deploy" / "turnserver.conf"
 _TURN_URL = re.compile(r"^(?P<scheme>turns?):(?P<host>\[[^\]]+\]|[^:?]+)(?::(?P<port>\d+))?")
 
 

@@ -22,13 +22,19 @@ busy one averages the rate. (A second, per-second limit checked together would
 forbid the burst.)
 """
 
+import logging
 import math
 from dataclasses import dataclass
 from functools import lru_cache
 
+from flask import current_app
 from limits import RateLimitItem, RateLimitItemPerSecond
 from limits.storage import Storage, storage_from_string
 from limits.strategies import MovingWindowRateLimiter, RateLimiter, SlidingWindowCounterRateLimiter
+
+from chat.errors import SignalingError
+
+log = logging.getLogger(__name__)
 
 MOVING = "moving"
 SLIDING = "sliding"
@@ -74,9 +80,21 @@ class Limiter:
 
 def current() -> Limiter:
     """The limiter of the current app."""
-    from flask import current_app
-
     return current_app.extensions["chat.limiter"]
+
+
+def check_rate(*limits: tuple[str, str], window: str | None = None, message: str | None = None) -> None:
+    """Refuse with rate_limited unless every (key, setting) is within its limit.
+
+    The limit is the setting's amount per minute, or per the number of seconds
+    in the setting `window`.
+    """
+    limiter = current()
+    seconds = current_app.config[window] if window else 60.0
+    for key, setting in limits:
+        if not limiter.hit(key, Limit(current_app.config[setting], seconds)):
+            log.warning("rate limited: %s", key)
+            raise SignalingError("rate_limited", message)
 
 
 def signal_window(config) -> Limit:

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from chat.errors import SignalingError
-from chat.store import RINGING, Call, Ended
+from chat.state.store import RINGING, Call, Ended
 
 
 @dataclass
@@ -22,7 +22,7 @@ LEFT_MEMORY = 600.0
 
 
 class MemoryStore:
-    """Store kept in this process's memory; see chat.store.Store for the contract."""
+    """Store kept in this process's memory; see chat.state.store.Store for the contract."""
 
     def __init__(self, grace: float, clock: Callable[[], float] = time.time):
         self._grace = grace

@@ -7,7 +7,7 @@ import socket
 from flask import Flask
 
 from chat.extensions import socketio
-from chat.middleware import is_websocket
+from chat.serving.middleware import is_websocket
 
 log = logging.getLogger(__name__)
 LISTEN_BACKLOG = 2048
@@ -64,7 +64,7 @@ def _run_eventlet(app: Flask, host: str, port: int, max_connections: int) -> Non
         max_size=max_connections,
         log_output=False,
         # Not the traceback of a failed request to its client (eventlet's default); the app
-        # logs it (chat.middleware.ErrorShield).
+        # logs it (chat.serving.middleware.ErrorShield).
         debug=False,
         # A client that is slow to send its request line (keepalive: for every request on a
         # connection, the first included) or that stalls in its headers or body is let go.

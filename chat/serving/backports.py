@@ -60,14 +60,14 @@ def message_push(self, data: bytes, final: bool = False) -> None:
 def install_eventlet() -> None:
     """Put the eventlet backports in place (eventlet mode), if eventlet is the pinned version.
 
-    chat/eventlet_mask.py's unmasking goes under the same guard: it replaces
+    chat/serving/eventlet_mask.py's unmasking goes under the same guard: it replaces
     RFC6455WebSocket._apply_mask, which another version may change too.
     """
     if not pinned("eventlet", EVENTLET, "the WebSocket message limit and fast unmasking"):
         return
     from eventlet.websocket import RFC6455WebSocket
 
-    from chat import eventlet_mask
+    from chat.serving import eventlet_mask
 
     message = RFC6455WebSocket.Message
     ORIGINALS.setdefault("eventlet.websocket.RFC6455WebSocket.Message.push", message.__dict__["push"])

@@ -1,0 +1,29 @@
+"""Telling the clients what has changed: a call has ended, a name came or went.
+
+Both the Socket.IO handlers and the pages end calls (Leave does, and so does
+a new join that takes over a name), so the announcements live here rather
+than in either of them.
+"""
+
+import logging
+
+from chat.extensions import socketio
+from chat.signaling.protocol import CALL_ENDED, PRESENCE, presence_room, user_room
+from chat.state.store import Ended
+
+log = logging.getLogger(__name__)
+
+
+def announce_ended(ended: Ended | None) -> None:
+    """Tell every socket of both parties that a call is over, and why."""
+    if ended is None:
+        return
+    call = ended.call
+    log.info("call %s ended: %s", call.id, ended.reason)
+    payload = {"call_id": call.id, "reason": ended.reason, "by": ended.by}
+    socketio.emit(CALL_ENDED, payload, to=[user_room(call.caller), user_room(call.callee)])
+
+
+def announce_presence(name: str, online: bool) -> None:
+    """Tell the sockets watching `name` whether it is online."""
+    socketio.emit(PRESENCE, {"name": name, "online": online}, to=presence_room(name))

@@ -1,0 +1,44 @@
+"""A socket connects (its user's name gets a live connection) and disconnects.
+
+The name itself was claimed by POST /join (chat/web/join.py); connecting
+attaches the socket to it, joins the user's room and says hello. The last
+socket to go starts the grace period after which the name is free.
+"""
+
+from flask import request
+from flask_login import current_user
+from flask_socketio import ConnectionRefusedError, emit, join_room
+
+from chat.errors import SignalingError
+from chat.extensions import socketio
+from chat.signaling.announce import announce_ended, announce_presence
+from chat.signaling.protocol import HELLO, user_room
+from chat.signaling.timers import start_grace_timer
+from chat.state import senders, store
+from chat.state.senders import Sender
+
+
+@socketio.on("connect")
+def on_connect(auth: object = None) -> None:
+    """A logged-in browser connects: join its user room and say hello."""
+    if not current_user.is_authenticated:
+        raise ConnectionRefusedError("unauthorized", SignalingError("unauthorized").as_ack())
+    name = current_user.name
+    try:
+        ended = store().attach(name, current_user.owner, request.sid)
+    except SignalingError as err:
+        raise ConnectionRefusedError(err.code, err.as_ack()) from None
+    announce_ended(ended)
+    senders().add(Sender(name, request.sid, request.remote_addr))
+    join_room(user_room(name))
+    call = store().call_of(name)
+    emit(HELLO, {"name": name, "call": call.view(name) if call else None})
+    announce_presence(name, True)
+
+
+@socketio.on("disconnect")
+def on_disconnect(reason: object = None) -> None:
+    """A socket is gone; the name is kept for the grace period after the last one."""
+    senders().remove(request.sid)
+    if current_user.is_authenticated and store().detach(current_user.name, request.sid) == 0:
+        start_grace_timer(current_user.name)

@@ -1,0 +1,58 @@
+"""Relaying SDP descriptions and ICE candidates between the two parties of an accepted call.
+
+Each `signal` is counted against the sender's limits first (SIGNALS_PER_SECOND
+with bursts of SIGNAL_BURST; SIGNAL_BYTES_PER_CALL per SIGNAL_BYTES_WINDOW):
+Engine.IO's queue towards a peer that does not read is unbounded, so what one
+sender may make the server hold is bounded here. Nothing of the body is logged.
+"""
+
+import json
+import logging
+from typing import NoReturn
+
+from flask import current_app
+
+from chat.errors import SignalingError
+from chat.extensions import socketio
+from chat.signaling import payloads
+from chat.signaling.dispatch import close_connection, event
+from chat.signaling.protocol import SIGNAL, user_room
+from chat.state import store
+from chat.state.limits import SLIDING, Limit, signal_window
+from chat.state.limits import current as current_limiter
+from chat.state.senders import Sender
+
+log = logging.getLogger(__name__)
+
+
+@event(SIGNAL)
+def signal(sender: Sender, payload: dict) -> None:
+    """Relay one SDP description or ICE candidate to the peer of an accepted call."""
+    config = current_app.config
+    limiter = current_limiter()
+    if not limiter.hit(f"signal:user:{sender.name}", signal_window(config)):
+        _strike(sender, "Too many signals. Slow down.")
+    call_id = payloads.call_id_field(payload)
+    body = payloads.signal_body(payload, config["MAX_SDP_BYTES"])
+    peer = store().relay_target(sender.name, call_id)
+    relayed = {"call_id": call_id, "from": sender.name, **body}
+    size = payloads.utf8_length(json.dumps(relayed, ensure_ascii=False, separators=(",", ":")))
+    budget = Limit(config["SIGNAL_BYTES_PER_CALL"], config["SIGNAL_BYTES_WINDOW"], SLIDING)
+    if not limiter.hit(f"signal:bytes:{call_id}:{sender.name}", budget, cost=size):
+        _strike(sender, "This call has sent too much signaling data. Hang up and call again.")
+    # The Socket.IO server's own emit: Flask-SocketIO's adds nothing a relay needs.
+    socketio.server.emit(SIGNAL, relayed, to=user_room(peer))
+
+
+def _strike(sender: Sender, message: str) -> NoReturn:
+    """Refuse a signal with rate_limited; close the connection of a socket that keeps going.
+
+    A client that heeds the refusals sends a few more at most (those already on
+    their way); SIGNAL_STRIKES refused within one signal window is a flood.
+    """
+    window = signal_window(current_app.config)
+    strikes = Limit(current_app.config["SIGNAL_STRIKES"], window.seconds, SLIDING)
+    if not current_limiter().hit(f"signal:strikes:{sender.sid}", strikes):
+        log.warning("closing %s (%s): it kept sending signals past its limits", sender.sid, sender.name)
+        close_connection(sender.sid)
+    raise SignalingError("rate_limited", message)
