@@ -603,7 +603,7 @@ def _wait_http(url: str, proc: subprocess.Popen, what: str, timeout: float = 15.
 @contextmanager
 def node_baseline() -> Iterator[str]:
     """`node benchmarks/baseline/server.js` on a free port; yields its URL."""
-    from tests.live import end_process, free_port
+    from tests.support.servers import end_process, free_port
 
     script = ROOT / "benchmarks" / "baseline" / "server.js"
     if not script.exists():
@@ -627,7 +627,7 @@ def node_baseline() -> Iterator[str]:
 @contextmanager
 def app_server(**settings: str) -> Iterator[str]:
     """The app under gunicorn, as in production, with limits that a benchmark and its load never hit."""
-    from tests.live import LiveServer
+    from tests.support.servers import LiveServer
 
     limits = {
         key: "1000000000"
@@ -644,14 +644,13 @@ def app_server(**settings: str) -> Iterator[str]:
 def coturn() -> Iterator[tuple[list[str], str]]:
     """A loopback coturn, as the browser tests run it; yields its TURN URLs and shared secret.
 
-    Raises CallSetupError if it does not start (tests.coturn reports that with pytest.fail()).
+    Raises CallSetupError if it does not start (tests.support.coturn reports that with pytest.fail()).
     """
     import tempfile
 
     import pytest
 
-    from tests.browser.conftest import TURN_TEST_CONFIG
-    from tests.coturn import Coturn
+    from tests.support.coturn import TURN_TEST_CONFIG, Coturn
 
     secret = uuid.uuid4().hex
     with tempfile.TemporaryDirectory(prefix="bench-coturn-") as tmp:

@@ -1,7 +1,7 @@
 """The targets under test, on free loopback ports and pinned to one core; their RSS and CPU time.
 
 The app under gunicorn with the eventlet worker and with gevent (the two async
-modes tests/live.py starts), the minimal Node.js relay in benchmarks/baseline/,
+modes tests/support/servers.py starts), the minimal Node.js relay in benchmarks/baseline/,
 and the minimal Flask-SocketIO relay in benchmarks/flask_relay/ under the same
 gunicorn worker as the app of each mode. Each runs on SERVER_CPU; the load
 generator runs on GENERATOR_CPU.
@@ -48,7 +48,7 @@ APP_ENV = {
     "MAX_CONNECTIONS": "16000",
     "PYTHONUNBUFFERED": "1",
 }
-# The async modes the app supports, as tests/live.py starts them.
+# The async modes the app supports, as tests/support/servers.py starts them.
 MODES = {
     "eventlet": {"GUNICORN_WORKER": "eventlet"},
     "gevent": {"GUNICORN_WORKER": "gevent"},

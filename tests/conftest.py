@@ -1,77 +1,25 @@
-"""Fixtures: an app with fast timers, HTTP clients and logged-in Socket.IO clients."""
+"""Fixtures every kind of test shares: a test certificate, and the production stack.
+
+The tests are arranged by kind: tests/unit (functions and classes), tests/app
+(the app in this process, through Flask's and Flask-SocketIO's test clients),
+tests/live (real servers in subprocesses), tests/browser (Chromium). What they
+share that is not a fixture is in tests/support; no test module imports
+another, nor a conftest.
+"""
 
 import shutil
 import subprocess
-import time
 
 import pytest
 
-from chat import create_app
-from chat.extensions import socketio
+# pytest rewrites the asserts of test modules and conftests to say what failed; tests/support's
+# helpers (join's status check, say) get the same, as when they lived in test modules.
+pytest.register_assert_rewrite("tests.support")
 
-CSRF = "test-csrf-token"
+from tests.support import nginx  # noqa: E402  (after the line above, so that it is rewritten)
 
-
-@pytest.fixture
-def app():
-    return create_app({"APP_ENV": "testing", "RING_TIMEOUT": 0.5, "GRACE_PERIOD": 0.5})
-
-
-@pytest.fixture
-def client(app):
-    return app.test_client()
-
-
-def join(http, name: str, next_: str | None = None):
-    """Post the join form from the browser behind `http`; return the response."""
-    with http.session_transaction() as session:
-        session["csrf"] = CSRF
-    form = {"name": name, "csrf_token": CSRF}
-    if next_:
-        form["next"] = next_
-    return http.post("/join", data=form)
-
-
-@pytest.fixture
-def connect(app):
-    """Return connect(name) -> a Socket.IO client logged in as `name` from a new browser.
-
-    connect(name, http=...) reuses a browser (its cookie), as a second tab or
-    a reload would. Every client is disconnected at teardown.
-    """
-    clients = []
-
-    def _connect(name: str, http=None):
-        if http is None:
-            http = app.test_client()
-            response = join(http, name)
-            assert response.status_code == 302, response.get_data(as_text=True)
-        sio = socketio.test_client(app, flask_test_client=http)
-        sio.http = http
-        clients.append(sio)
-        return sio
-
-    yield _connect
-    for sio in clients:
-        if sio.is_connected():
-            sio.disconnect()
-
-
-def events(sio, name: str | None = None) -> list:
-    """Return (and consume) the events `sio` received, only those called `name` if given."""
-    received = sio.get_received()
-    return [e["args"][0] if e["args"] else None for e in received if name in (None, e["name"])]
-
-
-def wait_for(sio, name: str, timeout: float = 3.0):
-    """Wait for the event `name` on `sio` (set by a background timer); return its payload."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        for event in sio.get_received():
-            if event["name"] == name:
-                return event["args"][0]
-        time.sleep(0.02)
-    raise AssertionError(f"no {name!r} event within {timeout} s")
+# gunicorn's two worker classes, as gunicorn.conf.py runs them (tests/support/servers.py's COMMANDS).
+GUNICORN_WORKERS = ["gunicorn", "gunicorn-gevent"]
 
 
 @pytest.fixture(scope="session")
@@ -90,3 +38,19 @@ def tls_files(tmp_path_factory):
         capture_output=True,
     )
     return cert, key
+
+
+@pytest.fixture(scope="module", params=GUNICORN_WORKERS)
+def production_stack(request, tls_files):
+    """The production shape, one per test module and worker class: nginx (TLS) -> gunicorn -> the app.
+
+    Yields the running nginx (tests/support/nginx.py's Nginx: https_port,
+    http_port, url, access_log(), test_config()) in front of the app with
+    APP_ENV=production under gunicorn, with its eventlet worker, then its
+    gevent one. The certificate is tls_files'. A module that needs one worker
+    class only says so with
+    `@pytest.mark.parametrize("production_stack", ["gunicorn"], indirect=True)`.
+    """
+    cert, key = tls_files
+    with nginx.production_stack(cert, key, server=request.param, APP_ENV="production") as proxy:
+        yield proxy

@@ -6,8 +6,8 @@ requirements.txt pins and put in place only when exactly that version is
 installed: another version may have fixed the fault or changed what the
 function must do, so there the backport is skipped with one log line saying
 so. docs/architecture.md lists each with the upstream behaviour it works
-around; tests/test_message_limit.py and tests/test_read_backpressure.py
-test them against the originals.
+around; tests/unit/test_message_push_backport.py and
+tests/unit/test_read_backpressure.py test them against the originals.
 """
 
 import logging

@@ -5,9 +5,9 @@ attaches the socket to it, joins the user's room and says hello. The last
 socket to go starts the grace period after which the name is free.
 """
 
-from flask import request
+from flask import Flask, current_app, request
 from flask_login import current_user
-from flask_socketio import ConnectionRefusedError, emit, join_room
+from flask_socketio import ConnectionRefusedError, join_room
 
 from chat.errors import SignalingError
 from chat.extensions import socketio
@@ -31,9 +31,34 @@ def on_connect(auth: object = None) -> None:
     announce_ended(ended)
     senders().add(Sender(name, request.sid, request.remote_addr))
     join_room(user_room(name))
-    call = store().call_of(name)
-    emit(HELLO, {"name": name, "call": call.view(name) if call else None})
     announce_presence(name, True)
+    socketio.start_background_task(_say_hello, current_app._get_current_object(), request.sid, name)
+
+
+HELLO_WAIT = 2.0  # seconds; python-socketio accepts the connection as soon as this handler returns
+
+
+def _say_hello(app: Flask, sid: str, name: str) -> None:
+    """Send `hello` (the name, and the call it is in) once the connection is established.
+
+    python-socketio sends its connect packet only after the connect handler
+    returns, so an emit from the handler reached the client before it: a
+    client that subscribes when it is connected, or that drops events before
+    the connect packet, missed it. This task runs once the handler's greenlet
+    yields, after the packet has been queued (under threads, it waits for
+    python-socketio to count the socket as connected). A socket refused or
+    gone meanwhile gets nothing.
+    """
+    manager = socketio.server.manager
+    waited = 0.0
+    while not manager.is_connected(sid, "/"):
+        if waited >= HELLO_WAIT:
+            return
+        socketio.sleep(0.01)
+        waited += 0.01
+    with app.app_context():
+        call = store().call_of(name)
+        socketio.server.emit(HELLO, {"name": name, "call": call.view(name) if call else None}, to=sid)
 
 
 @socketio.on("disconnect")

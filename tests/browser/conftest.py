@@ -1,7 +1,10 @@
 """Fixtures for the browser tests: the real server in a subprocess, and Chromium.
 
 Each test module gets its own server (`python wsgi.py`, eventlet, on a free
-port); a module sets SERVER_ENV to change its settings (short timers, say).
+port); a module sets SERVER_ENV to change its settings (short timers, say),
+or defines a `server` fixture of its own (test_stack.py: tests/conftest.py's
+production_stack). The steps of a person on the page are in
+tests/support/browser_steps.py.
 One Chromium serves the whole session, and every user of a test gets a
 browser context of their own, as two people on two machines would, so each
 has its own cookies and sessionStorage.
@@ -12,9 +15,9 @@ import os
 import pytest
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
-from tests.browser.steps import join
-from tests.coturn import Coturn
-from tests.live import LiveServer
+from tests.support.browser_steps import join
+from tests.support.coturn import TURN_SECRET, TURN_TEST_CONFIG, Coturn
+from tests.support.servers import LiveServer
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -123,22 +126,6 @@ def joined(open_page):
         return page
 
     return _joined
-
-
-TURN_SECRET = "browser-turn-secret"
-# A coturn for loopback tests only: allow-loopback-peers lets it relay between
-# two browsers on this machine, which the shipped config rightly forbids.
-TURN_TEST_CONFIG = """\
-use-auth-secret
-realm=test.invalid
-fingerprint
-no-cli
-no-multicast-peers
-allow-loopback-peers
-relay-ip=127.0.0.1
-min-port=40000
-max-port=40999
-"""
 
 
 @pytest.fixture(scope="module")

@@ -8,7 +8,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from playwright.sync_api import expect
 
-from tests.browser.steps import (
+from tests.support.browser_steps import (
     answer,
     call_button,
     connect_call,

@@ -4,9 +4,9 @@ import time
 
 import pytest
 
-from tests.browser.conftest import TURN_SECRET
-from tests.browser.steps import answer, expect_in_call, place_call
-from tests.live import LiveServer
+from tests.support.browser_steps import answer, expect_in_call, place_call
+from tests.support.coturn import TURN_SECRET
+from tests.support.servers import LiveServer
 
 pytestmark = pytest.mark.browser
 

@@ -3,7 +3,7 @@
 import pytest
 from playwright.sync_api import expect
 
-from tests.browser.steps import call_button, join
+from tests.support.browser_steps import call_button, join
 
 pytestmark = pytest.mark.browser
 

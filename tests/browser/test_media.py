@@ -7,7 +7,7 @@ blocks the camera, so the page must offer to go on without it.
 import pytest
 from playwright.sync_api import expect
 
-from tests.browser.steps import answer, expect_video_playing, join, place_call, status, video
+from tests.support.browser_steps import answer, expect_video_playing, join, place_call, status, video
 
 pytestmark = pytest.mark.browser
 

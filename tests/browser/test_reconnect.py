@@ -3,8 +3,8 @@
 import pytest
 from playwright.sync_api import expect
 
-from tests.browser.steps import connect_call, expect_video_playing
-from tests.live import LiveServer
+from tests.support.browser_steps import connect_call, expect_video_playing
+from tests.support.servers import LiveServer
 
 pytestmark = pytest.mark.browser
 

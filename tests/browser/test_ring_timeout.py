@@ -3,7 +3,7 @@
 import pytest
 from playwright.sync_api import expect
 
-from tests.browser.steps import expect_idle, place_call, ring_dialog, status
+from tests.support.browser_steps import expect_idle, place_call, ring_dialog, status
 
 pytestmark = pytest.mark.browser
 

@@ -6,20 +6,20 @@ import time
 import pytest
 from playwright.sync_api import expect
 
-from tests.browser.steps import connect_call
-from tests.nginx import production_stack
+from tests.support.browser_steps import connect_call
 
 pytestmark = pytest.mark.browser
 # The test certificate is self-signed.
 HTTPS = {"ignore_https_errors": True}
 
 
-@pytest.fixture(scope="module", params=["gunicorn", "gunicorn-gevent"])
-def server(request, tls_files):
-    """nginx in front of gunicorn (eventlet, then gevent); pages open at nginx's https address."""
-    cert, key = tls_files
-    with production_stack(cert, key, server=request.param, APP_ENV="production") as proxy:
-        yield proxy
+@pytest.fixture(scope="module")
+def server(production_stack):
+    """nginx in front of gunicorn: tests/conftest.py's production_stack (eventlet, then gevent).
+
+    It stands in for the browser tests' server: pages open at nginx's https address.
+    """
+    return production_stack
 
 
 def test_a_call_through_nginx_and_gunicorn_over_https_and_wss(joined, server):

@@ -3,9 +3,9 @@
 import pytest
 from playwright.sync_api import expect
 
-from tests.browser.conftest import TURN_SECRET
-from tests.browser.steps import answer, connect_call, place_call, status
-from tests.live import LiveServer
+from tests.support.browser_steps import answer, connect_call, place_call, status
+from tests.support.coturn import TURN_SECRET
+from tests.support.servers import LiveServer
 
 pytestmark = pytest.mark.browser
 
