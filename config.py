@@ -94,7 +94,7 @@ class Config:
     SIGNAL_BYTES_WINDOW = _env_float("SIGNAL_BYTES_WINDOW", 3600.0)
     # Where the rate-limit counts live (a `limits` storage URL): this process's memory, or
     # e.g. redis://host:6379 to share them between processes.
-    RATE_LIMIT_STORAGE = os.environ.get("RATE_LIMIT_STORAGE", "memory://")
+    RATE_LIMIT_STORAGE = os.environ.get("RATE_LIMIT_STORAGE", "lazy-memory://")
     # How many proxies in front set X-Forwarded-For/-Proto/-Host (nginx: 1).
     # Their headers are trusted from that many hops only; 0 trusts none.
     PROXY_HOPS = _env_int("PROXY_HOPS", 0)

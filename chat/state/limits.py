@@ -1,19 +1,18 @@
 """Rate limits through the `limits` library (the engine under Flask-Limiter).
 
-The counts live in the storage named by RATE_LIMIT_STORAGE: "memory://" (this
-process's memory, the default) now; a redis:// URL shares them between
-processes, with no change here or in the handlers.
+The counts live in the storage named by RATE_LIMIT_STORAGE:
+"lazy-memory://" (this process's memory, chat/state/limit_storage.py, the
+default) now; a redis:// URL shares them between processes, with no change
+here or in the handlers.
 
-Two strategies, both of `limits`:
-
-- MOVING, a moving window (a log of the hits in the window), for the
-  per-minute and per-ten-minutes counts of joins, calls and /ice-servers
-  fetches: exactly the sliding log the hand-written limiter kept. Those limits
-  are small (tens), so the log per key is short.
-- SLIDING, the sliding-window counter (two fixed-window counters, the previous
-  one weighted by how much of it is still in the window), for signals and their
-  bytes: constant memory per key whatever the limit, where a log of 200 signals
-  per user, or one entry per relayed byte, would not be.
+One strategy of `limits` counts them all: the sliding-window counter (two
+fixed-window counters, the previous one weighted by how much of it is still
+in the window), for joins, calls, /ice-servers fetches, signals and their
+bytes. It holds two numbers per key whatever the limit, where a moving
+window keeps a log of every hit (200 signals per user, or one entry per
+relayed byte), and it is the one limits' storages all support. Its count is
+an estimate between two windows: a client can get at most about one limit's
+worth more than a strict log would allow, spread over two windows.
 
 `limits` has no token bucket, so "50 signals a second with bursts of 200" is
 one window of SIGNAL_BURST signals per SIGNAL_BURST / SIGNALS_PER_SECOND
@@ -30,13 +29,13 @@ from functools import lru_cache
 from flask import current_app
 from limits import RateLimitItem, RateLimitItemPerSecond
 from limits.storage import Storage, storage_from_string
-from limits.strategies import MovingWindowRateLimiter, RateLimiter, SlidingWindowCounterRateLimiter
+from limits.strategies import RateLimiter, SlidingWindowCounterRateLimiter
 
 from chat.errors import SignalingError
+from chat.state import limit_storage  # noqa: F401  (registers lazy-memory://)
 
 log = logging.getLogger(__name__)
 
-MOVING = "moving"
 SLIDING = "sliding"
 
 
@@ -46,7 +45,7 @@ class Limit:
 
     amount: int
     seconds: float
-    strategy: str = MOVING
+    strategy: str = SLIDING  # the only one (module docstring)
 
     @classmethod
     def per_minute(cls, amount: int) -> "Limit":
@@ -62,12 +61,9 @@ def _item(amount: int, seconds: float) -> RateLimitItem:
 class Limiter:
     """Count hits per key in a `limits` storage; `hit` says whether one more is allowed."""
 
-    def __init__(self, storage_url: str = "memory://"):
+    def __init__(self, storage_url: str = "lazy-memory://"):
         self.storage: Storage = storage_from_string(storage_url)
-        self._strategies: dict[str, RateLimiter] = {
-            MOVING: MovingWindowRateLimiter(self.storage),
-            SLIDING: SlidingWindowCounterRateLimiter(self.storage),
-        }
+        self._strategies: dict[str, RateLimiter] = {SLIDING: SlidingWindowCounterRateLimiter(self.storage)}
 
     def hit(self, key: str, limit: Limit, cost: int = 1) -> bool:
         """Record `cost` for `key` and say whether it is within `limit`; a refused hit is not counted."""

@@ -10,12 +10,11 @@ from tests.support.app_clients import join, socket_client
 
 
 def test_the_limits_storage_is_this_process_memory_by_default(app):
-    from limits.storage import MemoryStorage
-
+    from chat.state.limit_storage import LazyMemoryStorage
     from config import Config
 
-    assert Config.RATE_LIMIT_STORAGE == "memory://"
-    assert isinstance(app.extensions["chat.limiter"].storage, MemoryStorage)
+    assert Config.RATE_LIMIT_STORAGE == "lazy-memory://"
+    assert isinstance(app.extensions["chat.limiter"].storage, LazyMemoryStorage)
 
 
 @pytest.fixture

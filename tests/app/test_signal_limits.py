@@ -20,11 +20,11 @@ BURST = 10
 @pytest.fixture
 def clock(monkeypatch):
     """Time stands still for limits' memory storage (at the start of its windows) unless a test moves it."""
-    import limits.storage.memory
+    from chat.state import limit_storage
 
     fake = Clock()
     fake.now = 36_000_000.0
-    monkeypatch.setattr(limits.storage.memory, "time", fake)
+    monkeypatch.setattr(limit_storage, "time", fake)
     return fake
 
 

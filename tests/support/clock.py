@@ -1,13 +1,13 @@
-"""A clock for limits' memory storage, which reads time.time(): a test sets it and moves it."""
+"""A clock for the limits storages, which read time.time(): a test sets it and moves it."""
 
 
 class Clock:
-    """Stands in for the `time` module of limits' memory storage, which reads time.time().
+    """Stands in for the `time` module of a limits storage (chat/state/limit_storage.py's, say).
 
-    monkeypatch.setattr(limits.storage.memory, "time", Clock()); then set or move `now`.
+    monkeypatch.setattr(chat.state.limit_storage, "time", Clock()); then set or move `now`.
     """
 
-    now = 1_000_000.0
+    now = 36_000_000.0  # the start of a window of 60 s, 600 s and 3,600 s: the sliding counter aligns them
 
     def time(self):
         return self.now

@@ -8,10 +8,10 @@ from tests.support.clock import Clock
 
 @pytest.fixture
 def clock(monkeypatch):
-    import limits.storage.memory
+    from chat.state import limit_storage
 
     fake = Clock()
-    monkeypatch.setattr(limits.storage.memory, "time", fake)
+    monkeypatch.setattr(limit_storage, "time", fake)
     return fake
 
 
