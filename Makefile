@@ -23,13 +23,14 @@ lint: $(VENV)/.dev
 	$(BIN)/ruff format .
 
 # Debian's Chromium for the browser tests (Playwright cannot download one here),
-# coturn for the TURN tests, nginx for the proxy tests, systemd to check the unit file.
+# coturn for the TURN tests, nginx for the proxy tests, systemd to check the unit file,
+# redis-server for the Store and several processes.
 system-packages:
 	scripts/ensure-packages.sh /usr/bin/chromium=chromium /usr/bin/turnserver=coturn /usr/sbin/nginx=nginx \
-		/usr/bin/systemd-analyze=systemd
+		/usr/bin/systemd-analyze=systemd /usr/bin/redis-server=redis-server
 
 stack-packages:
-	scripts/ensure-packages.sh /usr/bin/turnserver=coturn /usr/sbin/nginx=nginx openssl
+	scripts/ensure-packages.sh /usr/bin/turnserver=coturn /usr/sbin/nginx=nginx /usr/bin/redis-server=redis-server openssl
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV) || { scripts/ensure-packages.sh python3-venv && $(PYTHON) -m venv $(VENV); }

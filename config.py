@@ -92,9 +92,16 @@ class Config:
     # limit bounds what a peer that stops reading can have queued for it.
     SIGNAL_BYTES_PER_CALL = _env_int("SIGNAL_BYTES_PER_CALL", 1024 * 1024)
     SIGNAL_BYTES_WINDOW = _env_float("SIGNAL_BYTES_WINDOW", 3600.0)
-    # Where the rate-limit counts live (a `limits` storage URL): this process's memory, or
-    # e.g. redis://host:6379 to share them between processes.
-    RATE_LIMIT_STORAGE = os.environ.get("RATE_LIMIT_STORAGE", "lazy-memory://")
+    # Several processes, one service: presence, calls, deadlines and rate-limit counts in
+    # Redis, and Socket.IO's messages between the processes through it, e.g.
+    # redis://:password@127.0.0.1:6379/0 (docs/deploy.md). Unset: one process, all in memory.
+    REDIS_URL = os.environ.get("REDIS_URL") or None
+    # With REDIS_URL: seconds without a heartbeat after which a process counts as stopped
+    # (killed, its machine gone) and its sockets are detached by the others.
+    PROCESS_TIMEOUT = _env_float("PROCESS_TIMEOUT", 10.0)
+    # Where the rate-limit counts live (a `limits` storage URL); unset: REDIS_URL when set,
+    # else this process's memory (lazy-memory://).
+    RATE_LIMIT_STORAGE = os.environ.get("RATE_LIMIT_STORAGE") or None
     # How many proxies in front set X-Forwarded-For/-Proto/-Host (nginx: 1).
     # Their headers are trusted from that many hops only; 0 trusts none.
     PROXY_HOPS = _env_int("PROXY_HOPS", 0)

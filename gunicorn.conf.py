@@ -21,3 +21,13 @@ accesslog = "-"
 errorlog = "-"
 # A listen backlog that a burst of reconnects (after a restart) does not overflow.
 backlog = 2048
+# The app's own log lines (INFO and up: who joined, which socket connected where, Redis
+# outages) beside gunicorn's on stderr, where journald keeps both; the access log on stdout.
+# Merged into gunicorn's defaults (its handlers and formatter).
+logconfig_dict = {
+    "root": {"level": "INFO", "handlers": ["error_console"]},
+    "loggers": {
+        "gunicorn.error": {"level": "INFO", "handlers": ["error_console"], "propagate": False},
+        "gunicorn.access": {"level": "INFO", "handlers": ["console"], "propagate": False},
+    },
+}

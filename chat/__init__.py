@@ -15,14 +15,17 @@ import os
 import secrets
 from collections.abc import Mapping
 
+import socketio as socketio_server
 from flask import Flask, render_template
-from werkzeug.exceptions import HTTPException, SecurityError
+from werkzeug.exceptions import HTTPException, SecurityError, ServiceUnavailable
 
 from chat import signaling, state, web
+from chat.errors import Unavailable
 from chat.extensions import socketio
 from chat.serving import backports
 from chat.serving.middleware import ErrorShield, WebSocketHandshake
 from chat.serving.mode import async_mode
+from chat.state import redis_client
 from chat.turn import coturn_config
 from chat.turn.credentials import check_settings
 
@@ -61,9 +64,13 @@ def create_app(config: Mapping | None = None) -> Flask:
         # peer's writer task; what one sender may queue is bounded by the signal limits.
         async_handlers=False,
         serializer=signaling.JsonPacket,
+        # With REDIS_URL, emits go through Redis to every process (None: this process only). Always
+        # given: Flask-SocketIO keeps the options of an earlier init_app otherwise.
+        client_manager=_message_queue(app),
     )
     app.extensions["chat.socketio_server"] = socketio.server
     signaling.init_app(app)
+    signaling.timers.start(app)
     if socketio.async_mode == "eventlet":
         backports.install_eventlet()  # the WebSocket message limit, and fast unmasking
     if socketio.async_mode == "gevent":
@@ -75,8 +82,16 @@ def create_app(config: Mapping | None = None) -> Flask:
     coturn_config.init_app(app)
     app.register_error_handler(HTTPException, _error_page)
     app.register_error_handler(SecurityError, _untrusted_host)
+    app.register_error_handler(Unavailable, _unavailable)
     app.wsgi_app = ErrorShield(app.wsgi_app)  # outermost
     return app
+
+
+def _message_queue(app: Flask) -> socketio_server.RedisManager | None:
+    url = app.config["REDIS_URL"]
+    if not url:
+        return None
+    return socketio_server.RedisManager(url, channel="chat", redis_options=redis_client.connection_options())
 
 
 def _check_secret(app: Flask) -> None:
@@ -94,6 +109,11 @@ def _check_secret(app: Flask) -> None:
 
 def _error_page(err: HTTPException):
     return render_template("error.html", error=err), err.code
+
+
+def _unavailable(err: Unavailable):
+    # A page that needs the Store while Redis does not answer (the log says so, once).
+    return render_template("error.html", error=ServiceUnavailable(err.message)), 503
 
 
 def _untrusted_host(err: SecurityError):

@@ -23,7 +23,11 @@ MESSAGES = {
     "not_allowed": "Only the person called can accept or decline, and only the caller can cancel.",
     "rate_limited": "Too many attempts. Wait a minute and try again.",
     "internal": "Something went wrong on the server.",
+    "unavailable": "The service is unavailable for a moment. Try again in a little while.",
 }
+
+# The HTTP status of a page that refuses with the code; 400 for the others.
+HTTP_STATUS = {"name_taken": 409, "rate_limited": 429, "unavailable": 503, "internal": 500}
 
 
 class SignalingError(Exception):
@@ -34,5 +38,16 @@ class SignalingError(Exception):
         self.code = code
         self.message = message or MESSAGES[code]
 
+    @property
+    def http_status(self) -> int:
+        return HTTP_STATUS.get(self.code, 400)
+
     def as_ack(self) -> dict:
         return {"ok": False, "error": self.code, "message": self.message}
+
+
+class Unavailable(SignalingError):
+    """The shared state (Redis) cannot be reached: nothing was changed; the client may try again."""
+
+    def __init__(self) -> None:
+        super().__init__("unavailable")

@@ -17,6 +17,7 @@ import pytest
 pytest.register_assert_rewrite("tests.support")
 
 from tests.support import nginx  # noqa: E402  (after the line above, so that it is rewritten)
+from tests.support.redis_server import RedisServer  # noqa: E402
 
 # gunicorn's two worker classes, as gunicorn.conf.py runs them (tests/support/servers.py's COMMANDS).
 GUNICORN_WORKERS = ["gunicorn", "gunicorn-gevent"]
@@ -54,3 +55,14 @@ def production_stack(request, tls_files):
     cert, key = tls_files
     with nginx.production_stack(cert, key, server=request.param, APP_ENV="production") as proxy:
         yield proxy
+
+
+@pytest.fixture(scope="session")
+def redis_server():
+    """One real redis-server for the whole run (tests/support/redis_server.py); tests flush what they use.
+
+    A test that stops or kills Redis starts a RedisServer of its own instead.
+    """
+    server = RedisServer()
+    yield server
+    server.close()

@@ -16,7 +16,7 @@ puts the event handlers on each app's server.
 
 from flask import Flask
 
-from chat.signaling import call_events, connection, dispatch, presence, relay  # noqa: F401  (registration)
+from chat.signaling import call_events, connection, dispatch, presence, relay, timers  # noqa: F401  (registration)
 from chat.signaling.connect_deadline import ConnectDeadline
 from chat.signaling.packets import JsonPacket
 

@@ -11,7 +11,6 @@ from chat.signaling import payloads
 from chat.signaling import protocol as p
 from chat.signaling.announce import announce_ended
 from chat.signaling.dispatch import event
-from chat.signaling.timers import start_ring_timer
 from chat.state import store
 from chat.state.limits import check_rate
 from chat.state.senders import Sender
@@ -34,7 +33,6 @@ def call(sender: Sender, payload: dict) -> dict:
     )
     new_call = store().start_call(sender.name, callee)
     socketio.emit(p.RING, {"call_id": new_call.id, "from": sender.name}, to=p.user_room(callee))
-    start_ring_timer(new_call)
     return {"call_id": new_call.id, "peer": callee}
 
 

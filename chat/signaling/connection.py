@@ -5,33 +5,39 @@ attaches the socket to it, joins the user's room and says hello. The last
 socket to go starts the grace period after which the name is free.
 """
 
+import logging
+
 from flask import Flask, current_app, request
 from flask_login import current_user
 from flask_socketio import ConnectionRefusedError, join_room
 
-from chat.errors import SignalingError
+from chat.errors import SignalingError, Unavailable
 from chat.extensions import socketio
 from chat.signaling.announce import announce_ended, announce_presence
 from chat.signaling.protocol import HELLO, user_room
-from chat.signaling.timers import start_grace_timer
 from chat.state import senders, store
 from chat.state.senders import Sender
+
+log = logging.getLogger(__name__)
 
 
 @socketio.on("connect")
 def on_connect(auth: object = None) -> None:
     """A logged-in browser connects: join its user room and say hello."""
-    if not current_user.is_authenticated:
-        raise ConnectionRefusedError("unauthorized", SignalingError("unauthorized").as_ack())
-    name = current_user.name
     try:
+        if (
+            not current_user.is_authenticated
+        ):  # loads the user: the Store says whether the name is still theirs
+            raise SignalingError("unauthorized")
+        name = current_user.name
         ended = store().attach(name, current_user.owner, request.sid)
     except SignalingError as err:
         raise ConnectionRefusedError(err.code, err.as_ack()) from None
     announce_ended(ended)
-    senders().add(Sender(name, request.sid, request.remote_addr))
+    senders().add(Sender(name, request.sid, request.remote_addr, current_user.owner))
     join_room(user_room(name))
     announce_presence(name, True)
+    log.info("%s connected: socket %s", name, request.sid)
     socketio.start_background_task(_say_hello, current_app._get_current_object(), request.sid, name)
 
 
@@ -63,7 +69,13 @@ def _say_hello(app: Flask, sid: str, name: str) -> None:
 
 @socketio.on("disconnect")
 def on_disconnect(reason: object = None) -> None:
-    """A socket is gone; the name is kept for the grace period after the last one."""
+    """A socket is gone; the Store keeps its name for the grace period after the last one."""
+    sender = senders().get(request.sid)
     senders().remove(request.sid)
-    if current_user.is_authenticated and store().detach(current_user.name, request.sid) == 0:
-        start_grace_timer(current_user.name)
+    if sender is None:
+        return
+    try:
+        store().detach(sender.name, sender.sid)
+    except Unavailable:
+        # Redis is down: once it is back, keep_alive sees this process's sockets as they are then.
+        log.warning("socket %s (%s) went while the Store was unavailable", sender.sid, sender.name)

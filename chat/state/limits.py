@@ -1,9 +1,9 @@
 """Rate limits through the `limits` library (the engine under Flask-Limiter).
 
-The counts live in the storage named by RATE_LIMIT_STORAGE:
+The counts live in the storage named by RATE_LIMIT_STORAGE, else REDIS_URL:
 "lazy-memory://" (this process's memory, chat/state/limit_storage.py, the
-default) now; a redis:// URL shares them between processes, with no change
-here or in the handlers.
+default), or Redis (limits' RedisStorage), shared by every process, with no
+change here or in the handlers.
 
 One strategy of `limits` counts them all: the sliding-window counter (two
 fixed-window counters, the previous one weighted by how much of it is still
@@ -28,11 +28,13 @@ from functools import lru_cache
 
 from flask import current_app
 from limits import RateLimitItem, RateLimitItemPerSecond
+from limits.errors import StorageError
 from limits.storage import Storage, storage_from_string
 from limits.strategies import RateLimiter, SlidingWindowCounterRateLimiter
 
-from chat.errors import SignalingError
+from chat.errors import SignalingError, Unavailable
 from chat.state import limit_storage  # noqa: F401  (registers lazy-memory://)
+from chat.state.redis_client import COMMAND_TIMEOUT, Outage, connection_options
 
 log = logging.getLogger(__name__)
 
@@ -59,15 +61,29 @@ def _item(amount: int, seconds: float) -> RateLimitItem:
 
 
 class Limiter:
-    """Count hits per key in a `limits` storage; `hit` says whether one more is allowed."""
+    """Count hits per key in a `limits` storage; `hit` says whether one more is allowed.
 
-    def __init__(self, storage_url: str = "lazy-memory://"):
-        self.storage: Storage = storage_from_string(storage_url)
+    A storage that cannot be reached (Redis down) refuses with `unavailable`,
+    and `outage` logs it once.
+    """
+
+    def __init__(self, storage_url: str = "lazy-memory://", outage: Outage | None = None):
+        options = {}
+        if storage_url.startswith(("redis://", "rediss://", "unix://")):
+            options = {"socket_timeout": COMMAND_TIMEOUT, **connection_options()}
+        self.storage: Storage = storage_from_string(storage_url, wrap_exceptions=True, **options)
         self._strategies: dict[str, RateLimiter] = {SLIDING: SlidingWindowCounterRateLimiter(self.storage)}
+        self._outage = outage or Outage(storage_url)
 
     def hit(self, key: str, limit: Limit, cost: int = 1) -> bool:
         """Record `cost` for `key` and say whether it is within `limit`; a refused hit is not counted."""
-        return self._strategies[limit.strategy].hit(_item(limit.amount, limit.seconds), key, cost=cost)
+        try:
+            allowed = self._strategies[limit.strategy].hit(_item(limit.amount, limit.seconds), key, cost=cost)
+        except StorageError as err:
+            self._outage.failed(err.storage_error)
+            raise Unavailable() from None
+        self._outage.answered()
+        return allowed
 
     def reset(self) -> None:
         """Forget every count (tests)."""
@@ -99,8 +115,12 @@ def signal_window(config) -> Limit:
     return Limit(burst, burst / config["SIGNALS_PER_SECOND"], SLIDING)
 
 
-def init_app(app) -> "Limiter":
-    """The app's limiter, from RATE_LIMIT_STORAGE; kept as app.extensions["chat.limiter"]."""
-    limiter = Limiter(app.config["RATE_LIMIT_STORAGE"])
+def init_app(app, outage: Outage | None = None) -> "Limiter":
+    """The app's limiter, on RATE_LIMIT_STORAGE, else REDIS_URL, else lazy-memory://.
+
+    Kept as app.extensions["chat.limiter"].
+    """
+    url = app.config["RATE_LIMIT_STORAGE"] or app.config["REDIS_URL"] or "lazy-memory://"
+    limiter = Limiter(url, outage)
     app.extensions["chat.limiter"] = limiter
     return limiter

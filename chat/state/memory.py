@@ -7,7 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from chat.errors import SignalingError
-from chat.state.store import RINGING, Call, Ended
+from chat.state.store import GRACE, RING, RINGING, Call, Ended
 
 
 @dataclass
@@ -24,14 +24,16 @@ LEFT_MEMORY = 600.0
 class MemoryStore:
     """Store kept in this process's memory; see chat.state.store.Store for the contract."""
 
-    def __init__(self, grace: float, clock: Callable[[], float] = time.time):
+    def __init__(self, grace: float, ring_timeout: float = 30.0, clock: Callable[[], float] = time.time):
         self._grace = grace
+        self._ring_timeout = ring_timeout
         self._clock = clock
         self._lock = threading.Lock()
         self._holders: dict[str, _Holder] = {}
         self._left: dict[str, tuple[str, float]] = {}  # name -> (owner, when), oldest first
         self._calls: dict[str, Call] = {}
         self._call_of: dict[str, str] = {}
+        self._deadlines: dict[tuple[str, str], float] = {}  # (RING, call id) or (GRACE, name) -> when due
 
     # Presence
 
@@ -49,6 +51,7 @@ class MemoryStore:
             holder, ended = self._claim(name, owner)
             holder.sids.add(sid)
             holder.away_since = None
+            self._deadlines.pop((GRACE, name), None)
             return ended
 
     def detach(self, name: str, sid: str) -> int | None:
@@ -59,6 +62,7 @@ class MemoryStore:
             holder.sids.discard(sid)
             if not holder.sids:
                 holder.away_since = self._clock()
+                self._deadlines[GRACE, name] = holder.away_since + self._grace
             return len(holder.sids)
 
     def sids(self, name: str) -> list[str]:
@@ -87,6 +91,8 @@ class MemoryStore:
         with self._lock:
             holder = self._holders.get(name)
             if holder is None or not self._expired(holder):
+                if holder is None or holder.away_since is None:
+                    self._deadlines.pop((GRACE, name), None)
                 return False, None
             return True, self._drop(name, "gone")
 
@@ -106,12 +112,14 @@ class MemoryStore:
             call = Call(id=secrets.token_urlsafe(12), caller=caller, callee=callee)
             self._calls[call.id] = call
             self._call_of[caller] = self._call_of[callee] = call.id
+            self._deadlines[RING, call.id] = self._clock() + self._ring_timeout
             return call
 
     def accept(self, name: str, call_id: str) -> Call:
         with self._lock:
             call = self._ringing(name, call_id, must_be="callee")
             call = self._calls[call.id] = call.activated()
+            self._deadlines.pop((RING, call.id), None)
             return call
 
     def decline(self, name: str, call_id: str) -> Ended:
@@ -137,6 +145,7 @@ class MemoryStore:
         with self._lock:
             call = self._calls.get(call_id)
             if call is None or call.state != RINGING:
+                self._deadlines.pop((RING, call_id), None)
                 return None
             return self._end(call_id, "no_answer", None)
 
@@ -154,6 +163,18 @@ class MemoryStore:
         with self._lock:
             call_id = self._call_of.get(name)
             return self._calls[call_id] if call_id else None
+
+    # Deadlines and upkeep
+
+    def due(self, limit: int = 100) -> list[tuple[str, str]]:
+        with self._lock:
+            now = self._clock()
+            due = sorted((when, deadline) for deadline, when in self._deadlines.items() if when <= now)
+            return [deadline for _, deadline in due[:limit]]
+
+    def keep_alive(self) -> bool:
+        """Nothing to do: every socket of this store is in this process."""
+        return True
 
     # Helpers; the lock is held by the caller.
 
@@ -175,16 +196,19 @@ class MemoryStore:
         if holder is None:
             # Held from now, but in its grace period until a socket attaches.
             holder = self._holders[name] = _Holder(owner, away_since=self._clock())
+            self._deadlines[GRACE, name] = holder.away_since + self._grace
             self._left.pop(name, None)
         return holder, ended
 
     def _drop(self, name: str, reason: str) -> Ended | None:
         del self._holders[name]
+        self._deadlines.pop((GRACE, name), None)
         call_id = self._call_of.get(name)
         return self._end(call_id, reason, name) if call_id else None
 
     def _end(self, call_id: str, reason: str, by: str | None) -> Ended:
         call = self._calls.pop(call_id)
+        self._deadlines.pop((RING, call_id), None)
         for party in (call.caller, call.callee):
             if self._call_of.get(party) == call_id:
                 del self._call_of[party]

@@ -8,6 +8,7 @@ Store; it sits behind this interface so that the handlers do not depend on
 how it is kept.
 """
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -19,6 +20,7 @@ class Sender:
     name: str
     sid: str
     address: str | None
+    owner: str = ""  # the browser session's owner token (chat/web/login.py)
 
 
 class Senders(Protocol):
@@ -35,6 +37,9 @@ class Senders(Protocol):
 
     def __len__(self) -> int:
         """How many sockets are known."""
+
+    def __iter__(self) -> Iterator[Sender]:
+        """Every known sender, as they are now (the registry may change meanwhile)."""
 
 
 class LocalSenders:
@@ -54,3 +59,6 @@ class LocalSenders:
 
     def __len__(self) -> int:
         return len(self._by_sid)
+
+    def __iter__(self) -> Iterator[Sender]:
+        return iter(list(self._by_sid.values()))

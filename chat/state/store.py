@@ -7,7 +7,13 @@ either ringing or active. Backends keep only plain strings and numbers, so
 that a shared one (Redis) can honour the same contract for several server
 processes; no method hands out a live Python object.
 
-Methods that refuse raise SignalingError with a stable code.
+The Store also keeps the deadlines that follow from its state: a ringing
+call's ring timeout, and the grace period of a name whose last socket went.
+It sets and clears them itself; any process may ask which are due, and
+expire_ring or expire acts on one once, whichever process asks first.
+
+Methods that refuse raise SignalingError with a stable code; a backend that
+cannot be reached raises Unavailable (code "unavailable").
 """
 
 from dataclasses import dataclass, replace
@@ -15,6 +21,10 @@ from typing import Protocol
 
 RINGING = "ringing"
 ACTIVE = "active"
+
+# Kinds of deadline, as due() names them: (RING, call id) or (GRACE, name).
+RING = "ring"
+GRACE = "grace"
 
 
 @dataclass(frozen=True)
@@ -128,3 +138,21 @@ class Store(Protocol):
 
     def call_of(self, name: str) -> Call | None:
         """Return the call `name` is in, if any."""
+
+    # Deadlines and upkeep
+
+    def due(self, limit: int = 100) -> list[tuple[str, str]]:
+        """Return up to `limit` deadlines that are due, soonest first: (RING, call id) or (GRACE, name).
+
+        A deadline stays due until expire_ring or expire has acted on it.
+        """
+
+    def keep_alive(self) -> bool:
+        """Upkeep, called about once a second by every process; False if the backend did not know it.
+
+        A shared backend records that this process is alive, and detaches the
+        sockets of processes that have stopped without saying so (killed, or
+        their machine gone), so that their users' grace periods start. False
+        means the backend has forgotten this process's sockets (its first
+        call, or a Redis that lost its data): the caller attaches them again.
+        """

@@ -34,15 +34,15 @@ def join():
     try:
         check_rate((f"join:addr:{request.remote_addr}", "JOIN_PER_MINUTE"))
     except SignalingError as err:
-        return page(target, error=err.message, status=429)
+        return page(target, error=err.message, status=err.http_status)
     name = fold_name(request.form.get("name", ""))
     if name is None:
         return page(target, error=SignalingError("invalid_name").message, status=400)
     owner = owner_token()
     try:
         ended = store().claim(name, owner)
-    except SignalingError as err:
-        return page(target, error=err.message, status=409, typed=name)
+    except SignalingError as err:  # name_taken, or unavailable
+        return page(target, error=err.message, status=err.http_status, typed=name)
     announce_ended(ended)
     login_user(User(name, owner))
     announce_presence(name, True)

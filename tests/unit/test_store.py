@@ -4,9 +4,11 @@ import pytest
 
 from chat.errors import SignalingError
 from chat.state.memory import LEFT_MEMORY, MemoryStore
-from chat.state.store import ACTIVE, RINGING
+from chat.state.redis_store import PROCESS_TIMEOUT, RedisStore
+from chat.state.store import ACTIVE, GRACE, RING, RINGING
 
-GRACE = 30.0
+GRACE_PERIOD = 30.0
+RING_TIMEOUT = 20.0
 
 
 class Clock:
@@ -22,9 +24,20 @@ def clock():
     return Clock()
 
 
-@pytest.fixture(params=["memory"])
+@pytest.fixture
+def redis_client(redis_server):
+    client = redis_server.client()
+    client.flushdb()
+    yield client
+    client.close()
+
+
+@pytest.fixture(params=["memory", "redis"])
 def store(request, clock):
-    return MemoryStore(grace=GRACE, clock=clock)
+    if request.param == "memory":
+        return MemoryStore(grace=GRACE_PERIOD, ring_timeout=RING_TIMEOUT, clock=clock)
+    client = request.getfixturevalue("redis_client")
+    return RedisStore(client, grace=GRACE_PERIOD, ring_timeout=RING_TIMEOUT, clock=clock)
 
 
 def online(store, *names):
@@ -72,7 +85,7 @@ def test_a_leave_is_forgotten_after_a_while(store, clock):
 
 
 def test_the_memory_store_drops_old_leaves(clock):
-    store = MemoryStore(grace=GRACE, clock=clock)
+    store = MemoryStore(grace=GRACE_PERIOD, clock=clock)
     store.claim("alice", "o1")
     store.release("alice", "o1")
     clock.now += LEFT_MEMORY
@@ -89,7 +102,7 @@ def test_the_same_owner_claims_again(store):
 
 def test_a_claim_without_sockets_lapses_after_the_grace_period(store, clock):
     store.claim("alice", "o1")
-    clock.now += GRACE - 1
+    clock.now += GRACE_PERIOD - 1
     assert store.holder("alice") == "o1"
     clock.now += 1
     assert store.holder("alice") is None
@@ -99,7 +112,7 @@ def test_a_claim_without_sockets_lapses_after_the_grace_period(store, clock):
 
 def test_a_connected_name_never_lapses(store, clock):
     store.attach("alice", "o1", "s1")
-    clock.now += 10 * GRACE
+    clock.now += 10 * GRACE_PERIOD
     assert store.holder("alice") == "o1"
     assert store.expire("alice") == (False, None)
 
@@ -108,13 +121,13 @@ def test_the_grace_period_starts_when_the_last_socket_drops(store, clock):
     store.attach("alice", "o1", "s1")
     store.attach("alice", "o1", "s2")
     assert store.detach("alice", "s1") == 1
-    clock.now += 2 * GRACE
+    clock.now += 2 * GRACE_PERIOD
     assert store.holder("alice") == "o1"
     assert store.detach("alice", "s2") == 0
-    clock.now += GRACE - 1
+    clock.now += GRACE_PERIOD - 1
     assert store.expire("alice") == (False, None)
     store.attach("alice", "o1", "s3")  # back inside the grace period
-    clock.now += GRACE
+    clock.now += GRACE_PERIOD
     assert store.holder("alice") == "o1"
 
 
@@ -123,7 +136,7 @@ def test_expire_frees_the_name_and_ends_its_call(store, clock):
     call = store.start_call("bob", "alice")
     store.accept("alice", call.id)
     store.detach("alice", "sid-alice")
-    clock.now += GRACE
+    clock.now += GRACE_PERIOD
     released, ended = store.expire("alice")
     assert released
     assert (ended.call.id, ended.reason, ended.by) == (call.id, "gone", "alice")
@@ -159,7 +172,7 @@ def test_taking_over_a_lapsed_name_ends_the_old_holders_call(store, clock):
     online(store, "alice", "bob")
     call = store.start_call("bob", "alice")
     store.detach("alice", "sid-alice")
-    clock.now += GRACE
+    clock.now += GRACE_PERIOD
     ended = store.claim("alice", "newcomer")
     assert (ended.call.id, ended.reason) == (call.id, "gone")
     assert store.call_of("bob") is None
@@ -203,7 +216,7 @@ def test_calling_someone_offline_is_refused(store, clock):
     online(store, "bob")
     refused("offline", store.start_call, "bob", "alice")
     store.claim("alice", "o1")
-    clock.now += GRACE
+    clock.now += GRACE_PERIOD
     refused("offline", store.start_call, "bob", "alice")
 
 
@@ -312,3 +325,112 @@ def test_a_new_call_after_the_last_one_ended(store):
     second = store.start_call("alice", "bob")
     assert second.id != first.id
     assert second.caller == "alice"
+
+
+# Deadlines
+
+
+def test_a_ringing_call_is_due_at_its_ring_timeout_until_it_ends(store, clock):
+    online(store, "alice", "bob")
+    call = store.start_call("bob", "alice")
+    clock.now += RING_TIMEOUT - 1
+    assert store.due() == []
+    clock.now += 1
+    assert store.due() == [(RING, call.id)]
+    assert store.expire_ring(call.id).reason == "no_answer"
+    assert store.due() == []
+
+
+@pytest.mark.parametrize("end", ["accept", "cancel", "decline", "hangup"])
+def test_an_answered_or_ended_call_has_no_deadline(store, clock, end):
+    online(store, "alice", "bob")
+    call = store.start_call("bob", "alice")
+    getattr(store, end)("bob" if end in ("cancel", "hangup") else "alice", call.id)
+    clock.now += RING_TIMEOUT
+    assert store.due() == []
+
+
+def test_a_name_is_due_when_its_grace_period_is_over(store, clock):
+    store.attach("alice", "o1", "s1")
+    store.detach("alice", "s1")
+    clock.now += GRACE_PERIOD - 1
+    assert store.due() == []
+    store.attach("alice", "o1", "s2")  # back: no deadline
+    clock.now += GRACE_PERIOD
+    assert store.due() == []
+    store.detach("alice", "s2")
+    clock.now += GRACE_PERIOD
+    assert store.due() == [(GRACE, "alice")]
+    assert store.expire("alice") == (True, None)
+    assert store.due() == []
+
+
+def test_a_claim_that_never_connects_is_due_after_the_grace_period(store, clock):
+    store.claim("alice", "o1")
+    clock.now += GRACE_PERIOD
+    assert store.due() == [(GRACE, "alice")]
+    assert store.expire("alice") == (True, None)
+    assert store.due() == []
+
+
+def test_deadlines_come_soonest_first_and_a_limited_number_at_a_time(store, clock):
+    for name in ("carol", "alice", "bob"):
+        store.claim(name, f"o-{name}")
+        clock.now += 1
+    clock.now += GRACE_PERIOD
+    assert store.due() == [(GRACE, "carol"), (GRACE, "alice"), (GRACE, "bob")]
+    assert store.due(limit=2) == [(GRACE, "carol"), (GRACE, "alice")]
+
+
+def test_a_deadline_is_acted_on_once(store, clock):
+    online(store, "alice", "bob")
+    call = store.start_call("bob", "alice")
+    clock.now += RING_TIMEOUT
+    results = [store.expire_ring(call.id) for _ in range(3)]
+    assert [r.reason if r else None for r in results] == ["no_answer", None, None]
+
+
+# Several processes (Redis only)
+
+
+def test_two_processes_share_one_name_space_and_one_call(redis_client, clock):
+    one = RedisStore(redis_client, grace=GRACE_PERIOD, clock=clock)
+    two = RedisStore(redis_client, grace=GRACE_PERIOD, clock=clock)
+    one.attach("alice", "oa", "sa")
+    refused("name_taken", two.claim, "alice", "intruder")
+    two.attach("bob", "ob", "sb")
+    call = two.start_call("bob", "alice")
+    assert one.call_of("alice") == call
+    one.accept("alice", call.id)
+    assert two.relay_target("bob", call.id) == "alice"
+    assert one.hangup("alice", call.id).reason == "hangup"
+    assert two.call_of("bob") is None
+
+
+def test_the_sockets_of_a_silent_process_are_detached(redis_client, clock):
+    dead = RedisStore(redis_client, grace=GRACE_PERIOD, clock=clock)
+    alive = RedisStore(redis_client, grace=GRACE_PERIOD, clock=clock)
+    assert dead.keep_alive() is False  # the first beat
+    assert alive.keep_alive() is False
+    dead.attach("alice", "oa", "sa-dead")
+    alive.attach("alice", "oa", "sa-alive")
+    dead.attach("bob", "ob", "sb")
+    clock.now += PROCESS_TIMEOUT - 1
+    assert alive.keep_alive() is True
+    assert alive.sids("bob") == ["sb"]
+    clock.now += 1
+    alive.keep_alive()
+    assert alive.sids("alice") == ["sa-alive"]
+    assert alive.sids("bob") == []
+    clock.now += GRACE_PERIOD
+    assert alive.due() == [(GRACE, "bob")]
+    assert alive.expire("bob") == (True, None)
+    assert alive.holder("alice") == "oa"
+
+
+def test_a_process_learns_that_redis_lost_its_data(redis_client, clock):
+    store = RedisStore(redis_client, grace=GRACE_PERIOD, clock=clock)
+    store.keep_alive()
+    assert store.keep_alive() is True
+    redis_client.flushdb()
+    assert store.keep_alive() is False
