@@ -133,7 +133,11 @@ def test_leave_through_one_process_closes_the_sockets_on_the_other(service):
         alice.close()
 
 
-def test_redis_stopped_mid_call_then_back(service):
+PASSWORD = "redis-password-not-for-logs"
+
+
+def test_redis_stopped_mid_call_then_back():
+    service = Service(redis_password=PASSWORD)
     alice, bob = Client(service[0], "alice"), Client(service[1], "bob")
     try:
         call_id = call_and_signal(bob, alice, OFFER)
@@ -158,7 +162,10 @@ def test_redis_stopped_mid_call_then_back(service):
             assert log.count("does not answer") == 1, log
             assert "answers again" in log
             assert "Traceback" not in log
+            assert PASSWORD not in log
+            assert ":***@127.0.0.1" in log  # the URL as logged
         assert call_id  # the call itself was in Redis, and is gone with it (docs/deploy.md)
     finally:
         alice.close()
         bob.close()
+        service.close()

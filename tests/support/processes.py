@@ -48,7 +48,8 @@ class Service:
                 live.check_alive()
 
     def output(self) -> str:
-        return "\n".join(f"--- process {i}:\n{live.output()}" for i, live in enumerate(self.processes) if live)
+        running = [(i, live) for i, live in enumerate(self.processes) if live is not None]
+        return "\n".join(f"--- process {i}:\n{live.output()}" for i, live in running)
 
     def stop(self, index: int) -> None:
         """Stop one process as a deploy does (SIGTERM)."""
