@@ -33,7 +33,25 @@ def test_a_name_held_through_one_process_cannot_be_taken_through_the_other(servi
         alice.close()
 
 
+@pytest.fixture(params=["gunicorn", "gunicorn-gevent"])
+def production_pair(request):
+    """Two gunicorn processes (gunicorn.conf.py: one worker each), eventlet or gevent, on one Redis."""
+    both = Service(server=request.param)
+    yield both
+    both.close()
+
+
 def test_a_call_crosses_the_processes(service):
+    cross_call(service)
+
+
+def test_a_call_crosses_gunicorn_processes(production_pair):
+    cross_call(production_pair)
+    for index in (0, 1):
+        assert "connected: socket" in production_pair[index].output()  # the app's INFO lines are logged
+
+
+def cross_call(service):
     alice, bob = Client(service[0], "alice"), Client(service[1], "bob")
     try:
         assert bob.sio.call("watch", {"name": "alice"}, timeout=5)["online"] is True
