@@ -187,3 +187,12 @@ def test_redis_stopped_mid_call_then_back():
         alice.close()
         bob.close()
         service.close()
+
+
+def test_rate_limits_are_counted_across_the_processes():
+    service = Service(JOIN_PER_MINUTE="3")
+    try:
+        statuses = [join_status(service[index % 2], f"user{index}") for index in range(4)]
+        assert statuses == [302, 302, 302, 429]  # joins from one address, through either process
+    finally:
+        service.close()
