@@ -27,7 +27,13 @@ MESSAGES = {
 }
 
 # The HTTP status of a page that refuses with the code; 400 for the others.
-HTTP_STATUS = {"name_taken": 409, "rate_limited": 429, "unavailable": 503, "internal": 500}
+HTTP_STATUS = {
+    "unauthorized": 401,
+    "name_taken": 409,
+    "rate_limited": 429,
+    "unavailable": 503,
+    "internal": 500,
+}
 
 
 class SignalingError(Exception):

@@ -63,7 +63,11 @@ def _say_hello(app: Flask, sid: str, name: str) -> None:
         socketio.sleep(0.01)
         waited += 0.01
     with app.app_context():
-        call = store().call_of(name)
+        try:
+            call = store().call_of(name)
+        except Unavailable:  # Redis went in the moment since the connect: no hello rather than a wrong one
+            log.warning("no hello for %s (%s): the Store is unavailable", sid, name)
+            return
         socketio.server.emit(HELLO, {"name": name, "call": call.view(name) if call else None}, to=sid)
 
 

@@ -20,13 +20,13 @@ bp = Blueprint("ice", __name__)
 @bp.get("/ice-servers")
 def ice_servers():
     """Give the logged-in user fresh ICE servers (TURN credentials expire)."""
-    if not current_user.is_authenticated:
-        return SignalingError("unauthorized").as_ack(), 401
     try:
+        if not current_user.is_authenticated:  # the Store says whether the name is still this session's
+            raise SignalingError("unauthorized")
         # Each fetch is a new TURN username, with a user-quota of its own in
         # coturn: bound how many one user can collect.
         check_rate((f"ice:user:{current_user.name}", "ICE_SERVERS_PER_MINUTE"))
-    except SignalingError as err:
-        return err.as_ack(), 429
+    except SignalingError as err:  # unauthorized, rate_limited, unavailable
+        return err.as_ack(), err.http_status
     config = ice_config(current_app.config, current_user.name, time.time())
     return {"ok": True, **config}, 200, {"Cache-Control": "no-store"}

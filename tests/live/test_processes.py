@@ -162,6 +162,8 @@ def test_redis_stopped_mid_call_then_back():
         service.redis.kill()
         # No crash; new joins get a page that says so, events the code unavailable.
         assert join_status(service[0], "carol") == 503
+        ice = alice.http.get(service[0].url + "/ice-servers")
+        assert (ice.status_code, ice.json()["error"]) == (503, "unavailable")
         refused = alice.sio.call("watch", {"name": "bob"}, timeout=10)
         assert refused["ok"] is False and refused["error"] == "unavailable"
         for live in service.processes:
