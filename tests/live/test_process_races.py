@@ -69,6 +69,14 @@ def ended_or_accepted(user, call_id, timeout=5.0):
     return None
 
 
+def settle(*users):
+    """Wait until each user is told the round's call has ended, then forget what they were told."""
+    for user in users:
+        user.wait_for("call_ended")
+        with user.arrived:
+            user.received.clear()
+
+
 def test_two_browsers_claiming_one_name_through_two_processes(service):
     for round_ in range(ROUNDS):
         name = f"claimed{round_}"
@@ -119,10 +127,7 @@ def test_accept_racing_cancel(service):
                 assert accepted["error"] == "no_such_call"
                 assert told == {("ended", "cancelled")}, f"round {round_}: {told}"
             outcomes.add(accepted["ok"])
-            for user in (alice, bob):
-                user.wait_for("call_ended")
-                with user.arrived:
-                    user.received.clear()
+            settle(alice, bob)
     finally:
         alice.close()
         bob.close()
@@ -148,10 +153,7 @@ def test_accept_racing_the_ring_timeout(service):
             else:
                 assert accepted["error"] == "no_such_call", f"round {round_}: {accepted}"
                 assert told == {("ended", "no_answer")}, f"round {round_}: {told}"
-            for user in (alice, bob):
-                user.wait_for("call_ended")
-                with user.arrived:
-                    user.received.clear()
+            settle(alice, bob)
     finally:
         alice.close()
         bob.close()
