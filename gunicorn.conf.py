@@ -21,6 +21,11 @@ accesslog = "-"
 errorlog = "-"
 # A listen backlog that a burst of reconnects (after a restart) does not overflow.
 backlog = 2048
+# No control socket (gunicorn 25.1+, for `gunicornc`): nothing here uses it, several
+# processes of one user would share its default path ($HOME/.gunicorn/gunicorn.ctl) and
+# unlink each other's, and the systemd units' ProtectSystem=strict forbids creating it.
+control_socket_disable = True
+
 # The app's own log lines (INFO and up: who joined, which socket connected where, Redis
 # outages) beside gunicorn's on stderr, where journald keeps both; the access log on stdout.
 # Merged into gunicorn's defaults (its handlers and formatter).

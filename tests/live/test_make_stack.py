@@ -1,4 +1,9 @@
-"""`make stack`: nginx, gunicorn and coturn from one command, 2,000 WebSockets at once; Ctrl-C ends all."""
+"""`make stack`: nginx, two gunicorn processes on one Redis, and coturn from one command; Ctrl-C ends all.
+
+Sockets through its nginx land on both processes (its console says where),
+users on different processes call each other, 2,000 WebSockets are held at
+once, and the Redis password is never printed.
+"""
 
 import asyncio
 import base64
@@ -9,18 +14,19 @@ import json
 import os
 import re
 import resource
-import selectors
 import signal
 import socket
 import ssl
 import struct
 import subprocess
+import threading
 import time
+import urllib.parse
 from pathlib import Path
 
 import pytest
 
-from scripts.stack import free_port, stun_answers
+from scripts.stack import free_port, redis_answers, stun_answers
 from tests.support.paths import ROOT
 from tests.support.socketio_clients import Client, join
 from tests.support.turn_client import TurnClient
@@ -29,9 +35,13 @@ START_TIMEOUT = 60.0
 
 
 class Stack:
-    """`make -s stack` in a session of its own, as a terminal would run it."""
+    """`make -s stack` in a session of its own, as a terminal would run it.
 
-    def __init__(self, folder: Path):
+    Its console is read all along, by a thread of its own (the script prints a
+    line per socket that connects, and must never block on a full pipe).
+    """
+
+    def __init__(self, folder: Path, **settings: str):
         self.folder = folder
         self.https_port, self.http_port = free_port(), free_port()
         env = {
@@ -39,6 +49,7 @@ class Stack:
             "STACK_PORT": str(self.https_port),
             "STACK_HTTP_PORT": str(self.http_port),
             "STACK_DIR": str(folder),
+            **settings,
         }
         self.proc = subprocess.Popen(
             ["make", "-s", "stack"],
@@ -48,23 +59,50 @@ class Stack:
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )
-        self.output = self._read_until("Ctrl-C stops everything.")
+        self._console = ""
+        self._printed = threading.Condition()
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+        if not self.wait_for(lambda text: "Ctrl-C stops everything." in text, START_TIMEOUT):
+            self.interrupt()
+            pytest.fail(f"make stack did not come up:\n{self.console()}", pytrace=False)
+        self.output = self.console()
         # The certificate names localhost, so TLS is verified for real.
         self.url = f"https://localhost:{self.https_port}"
         self.cert = folder / "cert.pem"
 
-    def _read_until(self, marker: str) -> str:
-        selector = selectors.DefaultSelector()
-        selector.register(self.proc.stdout, selectors.EVENT_READ)
-        output = b""
-        deadline = time.monotonic() + START_TIMEOUT
-        while marker.encode() not in output:
-            if time.monotonic() > deadline or self.proc.poll() is not None:
-                self.interrupt()
-                pytest.fail(f"make stack did not come up:\n{output.decode()}", pytrace=False)
-            if selector.select(timeout=0.5):
-                output += os.read(self.proc.stdout.fileno(), 65536)
-        return output.decode()
+    def _read(self) -> None:
+        for line in iter(self.proc.stdout.readline, b""):
+            with self._printed:
+                self._console += line.decode(errors="replace")
+                self._printed.notify_all()
+        with self._printed:
+            self._printed.notify_all()  # the end: a waiter need not wait out its timeout
+
+    def console(self) -> str:
+        """Everything the stack has printed so far."""
+        with self._printed:
+            return self._console
+
+    def wait_for(self, seen, timeout: float) -> bool:
+        """Wait until `seen(console)` holds, or the stack has exited, or `timeout` has passed."""
+        with self._printed:
+            return self._printed.wait_for(
+                lambda: seen(self._console) or self.proc.poll() is not None and not self._reader.is_alive(),
+                timeout,
+            ) and seen(self._console)
+
+    def landed(self) -> dict[str, set[str]]:
+        """Per user name, the processes ("gunicorn-1", ...) that the console says its sockets landed on."""
+        found = collections.defaultdict(set)
+        for process, name in re.findall(
+            r"^\[(gunicorn-\d+) [\d.:]+\] (\S+) connected: socket ", self.console(), re.M
+        ):
+            found[name].add(process)
+        return found
+
+    def redis_password(self) -> str:
+        return urllib.parse.urlsplit((self.folder / "redis-url").read_text().strip()).password
 
     def pids(self) -> dict[str, int]:
         return {path.stem: int(path.read_text()) for path in self.folder.glob("*.pid")}
@@ -78,6 +116,7 @@ class Stack:
         finally:
             if self.proc.poll() is None:
                 os.killpg(self.proc.pid, signal.SIGKILL)
+            self._reader.join(timeout=5)
             self.proc.stdout.close()
 
 
@@ -90,6 +129,9 @@ def stack(tmp_path_factory):
 
 def test_it_prints_the_url_and_serves_the_app_over_https(stack):
     assert f"https://127.0.0.1:{stack.https_port}/" in stack.output
+    assert re.search(
+        r"gunicorn \w+ worker, 2 processes: gunicorn-1 on 127\.0\.0\.1:\d+, gunicorn-2 on", stack.output
+    )
     alice = Client(stack, "st-alice", ca=stack.cert)
     bob = Client(stack, "st-bob", ca=stack.cert)
     try:
@@ -101,6 +143,32 @@ def test_it_prints_the_url_and_serves_the_app_over_https(stack):
     finally:
         alice.close()
         bob.close()
+
+
+def test_sockets_through_its_nginx_land_on_both_processes_and_their_users_call_each_other(stack):
+    """The console says which process took each socket; users on different processes share one state."""
+    users = [Client(stack, f"st-spread-{number}", ca=stack.cert) for number in range(4)]
+    try:
+        names = [user.name for user in users]
+        assert stack.wait_for(
+            lambda text: all(f"] {name} connected: socket " in text for name in names), 10
+        ), stack.console()
+        landed = stack.landed()
+        assert all(len(landed[name]) == 1 for name in names), landed
+        by_process = collections.defaultdict(list)
+        for user in users:
+            by_process[next(iter(landed[user.name]))].append(user)
+        assert sorted(by_process) == ["gunicorn-1", "gunicorn-2"], landed
+        caller, callee = by_process["gunicorn-1"][0], by_process["gunicorn-2"][0]
+        call_id = caller.sio.call("call", {"to": callee.name}, timeout=5)["call_id"]
+        assert callee.wait_for("ring") == {"call_id": call_id, "from": caller.name}
+        assert callee.sio.call("accept", {"call_id": call_id}, timeout=5)["ok"]
+        offer = {"type": "offer", "sdp": "v=0\r\n"}
+        assert caller.sio.call("signal", {"call_id": call_id, "description": offer}, timeout=5)["ok"]
+        assert callee.wait_for("signal")["description"] == offer
+    finally:
+        for user in users:
+            user.close()
 
 
 def test_http_redirects_to_its_https_port(stack):
@@ -277,12 +345,17 @@ def test_its_nginx_holds_2000_websockets_at_once(stack):
         resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
 
 
-def test_ctrl_c_stops_nginx_gunicorn_and_coturn(tmp_path):
+def test_ctrl_c_stops_nginx_both_gunicorns_redis_and_coturn_and_never_printed_the_password(tmp_path):
     stack = Stack(tmp_path / "stack")
     pids = stack.pids()
-    assert set(pids) == {"nginx", "gunicorn", "turnserver"}
+    assert set(pids) == {"nginx", "gunicorn-1", "gunicorn-2", "redis", "turnserver"}
     turn_port = int(re.search(r"coturn\s+STUN and TURN on 127\.0\.0\.1:(\d+)", stack.output).group(1))
+    redis_port = int(re.search(r"redis\s+on 127\.0\.0\.1:(\d+)", stack.output).group(1))
+    app_ports = [int(port) for port in re.findall(r"gunicorn-\d on 127\.0\.0\.1:(\d+)", stack.output)]
+    password = stack.redis_password()
     assert stun_answers(turn_port)
+    assert redis_answers(redis_port, password)
+    assert len(app_ports) == 2
 
     stack.interrupt()
 
@@ -290,6 +363,13 @@ def test_ctrl_c_stops_nginx_gunicorn_and_coturn(tmp_path):
     while any(Path(f"/proc/{pid}").exists() for pid in pids.values()) and time.monotonic() < deadline:
         time.sleep(0.1)
     assert not [name for name, pid in pids.items() if Path(f"/proc/{pid}").exists()]
-    with pytest.raises(ConnectionRefusedError):
-        socket.create_connection(("127.0.0.1", stack.https_port), timeout=1)
+    for port in (stack.https_port, redis_port, *app_ports):
+        with pytest.raises(ConnectionRefusedError):
+            socket.create_connection(("127.0.0.1", port), timeout=1)
     assert not stun_answers(turn_port)
+    console = stack.console()
+    assert "Stopping nginx, gunicorn, Redis and coturn." in console
+    assert password not in console
+    # Nor in the logs or configs it wrote, but for the one file meant to hold it.
+    written = [path for path in stack.folder.rglob("*") if path.is_file() and path.name != "redis-url"]
+    assert not [path.name for path in written if password.encode() in path.read_bytes()]
