@@ -49,7 +49,7 @@ vendor:
 
 # Benchmarks (docs/benchmarks.md): the app under gunicorn eventlet and gevent against a
 # minimal Node.js socket.io relay, server on CPU 0 and load generator on CPU 1.
-# `make bench-quick` is a smoke run of under a minute. Options go in BENCH_ARGS,
+# `make bench-quick` is a smoke run of about a minute and a half. Options go in BENCH_ARGS,
 # e.g. `make bench BENCH_ARGS="--modes gevent --skip-browser"`. The load generator
 # (benchmarks/loadgen/) has no npm dependencies; the baseline's are installed by npm ci.
 .PHONY: bench bench-quick bench-packages
@@ -62,7 +62,7 @@ bench-quick: $(VENV)/.bench $(BENCH_NODE_MODULES)
 	$(BIN)/python -m benchmarks.run --quick $(BENCH_ARGS)
 
 bench-packages:
-	scripts/ensure-packages.sh /usr/bin/node=nodejs /usr/bin/npm=npm /usr/bin/chromium=chromium \
+	scripts/ensure-packages.sh /usr/bin/node=nodejs /usr/bin/npm=npm /usr/bin/chromium=chromium /usr/bin/redis-server=redis-server \
 		/usr/bin/turnserver=coturn
 
 $(VENV)/.bench: requirements.txt requirements-dev.txt requirements-bench.txt | $(VENV)/bin/python bench-packages

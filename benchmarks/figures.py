@@ -9,6 +9,10 @@
    out; each step is measured after a warm-up in which every first message arrived,
    for at least twice that warm-up; the figure is the best step.
 4. memory: server RSS per idle logged-in user at several user counts.
+
+Against a PairTarget (two processes sharing a Redis) the same steps run with the
+users spread over both processes and every call across them, and bystander() relays
+at one rate without and with a third process that holds no user.
 """
 
 import time
@@ -79,6 +83,19 @@ def say(message: str) -> None:
     tqdm.write(message)
 
 
+def redis_delta(before: dict[str, tuple[int, int]], after: dict[str, tuple[int, int]]) -> dict:
+    """Redis commands run between two command_stats(): calls and µs per call of each, most time first."""
+    out = {}
+    for name, (calls, usec) in after.items():
+        calls0, usec0 = before.get(name, (0, 0))
+        if calls > calls0:
+            out[name] = {
+                "calls": calls - calls0,
+                "usec_per_call": round((usec - usec0) / (calls - calls0), 2),
+            }
+    return dict(sorted(out.items(), key=lambda kv: -kv[1]["calls"] * kv[1]["usec_per_call"]))
+
+
 class Runner:
     """Runs generator commands against one target with a progress bar and CPU accounting."""
 
@@ -105,7 +122,9 @@ class Runner:
 
     def step(self, gen: LoadGenerator, label: str, unit: str, run: Callable[..., dict]) -> dict:
         self.wait_idle()
-        usage = Usage(sorted({self.target.proc.pid, self.target.pid}), gen.pid).start()
+        redis = getattr(self.target, "redis", None)  # a PairTarget's: what the step asked of it
+        commands = redis.command_stats() if redis else None
+        usage = Usage(self.target.pids(), gen.pid, self.target.parts()).start()
         desc = f"{self.target.name}: {label}"
         with tqdm(desc=desc, unit=unit, leave=False, dynamic_ncols=True, disable=None) as bar:
 
@@ -116,6 +135,8 @@ class Runner:
 
             result = run(progress)
         result["cpu"] = usage.stop()
+        if commands is not None:
+            result["redis_commands"] = redis_delta(commands, redis.command_stats())
         result.pop("type", None)
         result.pop("ok", None)
         return result
@@ -150,10 +171,10 @@ class Runner:
             gen, f"{calls} calls", "calls", lambda progress: gen.command(progress, cmd="pair", calls=calls)
         )
 
-    def relay(self, gen: LoadGenerator, rate: int, seconds: float, kind: str) -> dict:
+    def relay(self, gen: LoadGenerator, rate: int, seconds: float, kind: str, note: str = "") -> dict:
         result = self.step(
             gen,
-            f"relay {kind} at {rate}/s",
+            f"relay {kind} at {rate}/s{note}",
             "msgs",
             lambda progress: gen.command(
                 progress, cmd="relay", rate=rate, seconds=seconds, kind=kind, drain_ms=self.params.drain_ms
@@ -161,10 +182,12 @@ class Runner:
         )
         lat = result["latency"]
         result["overloaded"] = bool(result["undelivered"] or (lat["p50_ms"] or 0) > OVERLOADED_P50_MS)
+        parts = "".join(f" {k} {v}%" for k, v in result["cpu"].get("parts_percent", {}).items())
         say(
-            f"{self.target.name}: {kind} at {rate}/s: p50 {lat['p50_ms']} p90 {lat['p90_ms']} "
+            f"{self.target.name}: {kind} at {rate}/s{note}: p50 {lat['p50_ms']} p90 {lat['p90_ms']} "
             f"p99 {lat['p99_ms']} max {lat['max_ms']} ms, undelivered {result['undelivered']}, "
-            f"server {result['cpu']['server_percent']}% generator {result['cpu']['generator_percent']}%"
+            f"server {result['cpu']['server_percent']}%{' (' + parts.strip() + ')' if parts else ''} "
+            f"generator {result['cpu']['generator_percent']}%"
         )
         return result
 
@@ -227,6 +250,25 @@ class Runner:
             "cpu_at_max": best["cpu"],
             "steps": steps,
         }
+
+    def bystander(self, gen: LoadGenerator, rate: int, kind: str = "ice") -> dict:
+        """The relay at `rate` for sweep_seconds twice: as it is, then with a bystander process.
+
+        The bystander is a third server process on the same Redis and core that no user connects
+        to, so all it does is what every further process would do for a message relayed between
+        two others. Its CPU per relayed message, and what it adds to Redis's, are what the scaling
+        estimate (report.scaling) needs; the two steps back to back at one rate make the second a
+        difference of like with like. The target must be a PairTarget.
+        """
+        p = self.params
+        without = self.relay(gen, rate, p.sweep_seconds, kind)
+        self.target.start_bystander()
+        try:
+            time.sleep(p.settle_seconds)
+            beside = self.relay(gen, rate, p.sweep_seconds, kind, note=", with a bystander process")
+        finally:
+            self.target.stop_bystander()
+        return {"rate": rate, "without": without, "with": beside}
 
     # Figure 4
 

@@ -1,12 +1,16 @@
 """Drive the Node load generator (benchmarks/loadgen/loadgen.js) from Python.
 
 The generator is one Node process pinned to GENERATOR_CPU; it holds every
-simulated user. It reads one JSON command a line on stdin and answers each
+simulated user. Given several URLs (server processes sharing their state), it
+spreads the users over them round-robin in join order, and `pair` puts the two
+parties of every call on different URLs (`across_targets` in its result counts
+them). It reads one JSON command a line on stdin and answers each
 with a `result` line on stdout, with `progress` lines meanwhile:
 
 - `{"cmd": "join", "count", "concurrency", "prefix"}`: log `count` more users in
   (GET /, POST /join, Socket.IO until `hello`), `concurrency` at a time.
-- `{"cmd": "pair", "calls"}`: users[i] calls users[i + calls], who accepts.
+- `{"cmd": "pair", "calls"}`: users[i] calls users[i + calls], who accepts; with
+  several URLs, each caller calls a user of another URL among the first 2 × calls.
 - `{"cmd": "relay", "rate", "seconds", "kind"}`: `signal` messages at a fixed rate
   over all calls, both directions; kind `ice` (a ~200-byte candidate) or `offer`
   (a ~5.4 KB SDP); latency from the send time carried inside the relayed field.
@@ -38,13 +42,14 @@ class LoadGeneratorError(RuntimeError):
 
 
 class LoadGenerator:
-    """One Node load-generator process aimed at `url`; close() ends it."""
+    """One Node load-generator process aimed at `url` (or at each of a list of URLs); close() ends it."""
 
-    def __init__(self, url: str, cpu: int = GENERATOR_CPU, stderr: Path | None = None):
-        self.url = url
+    def __init__(self, url: str | list[str], cpu: int = GENERATOR_CPU, stderr: Path | None = None):
+        self.urls = [url] if isinstance(url, str) else list(url)
+        self.url = self.urls[0]
         self._stderr = open(stderr, "wb") if stderr else subprocess.DEVNULL  # noqa: SIM115
         self.proc = subprocess.Popen(
-            [shutil.which("node") or "/usr/bin/node", str(SCRIPT), url],
+            [shutil.which("node") or "/usr/bin/node", str(SCRIPT), *self.urls],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=self._stderr,

@@ -16,6 +16,19 @@ call_setup.run() gives it or {"skipped": reason}. A quick run measures figure 5
 only with --browser, idle only, one call each. Writes
 benchmarks/results/<date>-<mode>.json (<date>-quick-<mode>.json with --quick,
 same keys) and, after a full run, the plots in docs/benchmarks/.
+
+Across processes ("multi" in the results, unless --skip-multi): the Node
+baseline as two processes sharing a Redis (server.js with REDIS_URL and
+@socket.io/redis-adapter), once per run, and each mode's app as two gunicorn
+processes sharing a Redis, right after that mode's Flask relay; each pair with
+a redis-server of its own (persistence off). Users are spread over both
+processes and every call has one party on each; the phases are connect and
+join, the ICE relay at the fixed rate, ICE saturation, and the relay at one rate
+without and then with a third process that no user connects to (the bystander). Both processes
+and Redis run on CPU 0, the generator on CPU 1 (servers.PAIR_PINNING). Every
+figure is also given as a ratio to the Node pair ("multi.ratios"), to the same
+server as one process ("multi.vs_one_process"), and report.scaling() estimates
+from them what more cores would give ("multi.scaling").
 """
 
 import argparse
@@ -27,7 +40,7 @@ import signal
 import sys
 import time
 import traceback
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from types import ModuleType
@@ -40,13 +53,43 @@ from benchmarks.loadgen import LoadGenerator, background_load
 from benchmarks.servers import (
     GENERATOR_CPU,
     MODES,
+    PAIR_PINNING,
+    SERVER_CPU,
     AppTarget,
     FlaskRelayTarget,
     NodeTarget,
+    PairTarget,
     Target,
     raise_open_files,
 )
 from benchmarks.usage import wait_for_quiet
+
+
+class Generators:
+    """Load generators aimed at one target (at each of its URLs), and what a dropped connection needs."""
+
+    def __init__(self, target: Target, runner: Runner) -> None:
+        self.target = target
+        self.runner = runner
+        self.calls = 0
+
+    def new(self) -> LoadGenerator:
+        urls = getattr(self.target, "urls", None) or self.target.url
+        return LoadGenerator(urls, stderr=self.target.logdir / "loadgen.log")
+
+    def healthy(self, gen: LoadGenerator, figure: dict) -> LoadGenerator:
+        """`gen`, or a new one with fresh users and calls on the restarted server if it dropped any."""
+        status = gen.command(cmd="status")
+        figure["connections_after"] = {"connected": status["connected"], "dropped": status["dropped"]}
+        if not status["dropped"]:
+            return gen
+        say(f"{self.target.name}: the server dropped {status['dropped']} connections; restarting it")
+        gen.close()
+        self.target.restart()
+        gen = self.new()
+        gen.join(2 * self.calls, self.runner.params.join_concurrency)
+        self.runner.pair(gen, 2 * self.calls)
+        return gen
 
 
 def measure(target: Target, params: Params) -> dict:
@@ -56,28 +99,13 @@ def measure(target: Target, params: Params) -> dict:
     records how many, and the next one starts on a restarted server with fresh users and calls.
     """
     runner = Runner(target, params)
-
-    def generator() -> LoadGenerator:
-        return LoadGenerator(target.url, stderr=target.logdir / "loadgen.log")
-
-    def healthy(gen: LoadGenerator, figure: dict) -> LoadGenerator:
-        status = gen.command(cmd="status")
-        figure["connections_after"] = {"connected": status["connected"], "dropped": status["dropped"]}
-        if not status["dropped"]:
-            return gen
-        say(f"{target.name}: the server dropped {status['dropped']} connections; restarting it")
-        gen.close()
-        target.restart()
-        gen = generator()
-        gen.join(2 * calls, params.join_concurrency)
-        runner.pair(gen, 2 * calls)
-        return gen
-
+    gens = Generators(target, runner)
+    generator, healthy = gens.new, gens.healthy
     gen = generator()
     try:
         figures = {"connect_join": runner.connect_join(gen)}
         figures["calls"] = runner.pair(gen, figures["connect_join"]["joined"])
-        calls = figures["calls"]["calls"]
+        gens.calls = figures["calls"]["calls"]
         figures["relay_latency"] = runner.relay_latency(gen)
         gen = healthy(gen, figures["relay_latency"])
         figures["latency_vs_load"] = {"ice": runner.latency_vs_load(gen, "ice")}
@@ -92,6 +120,110 @@ def measure(target: Target, params: Params) -> dict:
     figures["server_errors"] = target.error_summary()
     figures["logs"] = str(target.logdir)
     return figures
+
+
+# The phases across processes relay ICE-sized messages only.
+MULTI_KIND = "ice"
+
+
+def measure_pair(target: PairTarget, params: Params) -> dict:
+    """The phases across processes against a started PairTarget.
+
+    Connect and join (users spread over both processes), calls with one party on each process,
+    the relay at params.fixed_rate, saturation, and the relay without and with a bystander
+    process (bystander_rate()). Raises if no call could be placed across the processes (a server
+    that does not share its state through REDIS_URL).
+    """
+    runner = Runner(target, params)
+    gens = Generators(target, runner)
+    gen = gens.new()
+    kind = MULTI_KIND
+    try:
+        figures = {"processes": len(target.urls), "connect_join": runner.connect_join(gen)}
+        figures["calls"] = runner.pair(gen, figures["connect_join"]["joined"])
+        gens.calls = figures["calls"]["calls"]
+        if not figures["calls"].get("across_targets"):
+            raise RuntimeError(
+                f"no call across the two processes ({figures['calls']}): do they share their state "
+                "through REDIS_URL?"
+            )
+        figures["relay_latency"] = {kind: runner.relay(gen, params.fixed_rate, params.fixed_seconds, kind)}
+        relay = figures["relay_latency"][kind]
+        relay["lost"] = relay["sent"] - relay["delivered"]
+        gen = gens.healthy(gen, relay)
+        figures["saturation"] = {kind: runner.saturation(gen, kind)}
+        gen = gens.healthy(gen, figures["saturation"][kind])
+        figures["bystander"] = {kind: runner.bystander(gen, bystander_rate(figures), kind)}
+        gen = gens.healthy(gen, figures["bystander"][kind])
+    finally:
+        gen.close()
+    figures["server_errors"] = target.error_summary()
+    figures["logs"] = str(target.logdir)
+    return figures
+
+
+def bystander_rate(figures: dict) -> int:
+    """The rate of the bystander's steps: three quarters of the pair's saturation, in steps of 50.
+
+    Near saturation, so that its costs per message are those of a busy process (which reads many
+    messages a wake-up; at 1,000 a second each wakes it alone, and costs several times as much),
+    with room left for the bystander's own share of the core.
+    """
+    return max(int(0.75 * figures["saturation"][MULTI_KIND]["max_delivered_per_s"]) // 50 * 50, 50)
+
+
+def measure_multi(name: str, make: Callable[[], Target], params: Params) -> dict:
+    """measure_pair() on a new PairTarget of `make()` processes, or {"skipped": why} if it failed."""
+    target = PairTarget(name, make)
+    say(f"{name}: two processes sharing a Redis")
+    t0 = time.monotonic()
+    try:
+        target.start()
+        figures = {"redis": target.redis.describe(), **measure_pair(target, params)}
+        say(f"{name} measured in {time.monotonic() - t0:.0f} s")
+        return figures
+    except Exception as err:  # the other figures stand; the reason is in the results
+        reason = f"{type(err).__name__}: {err}"
+        say(f"{name}: the phases across processes failed: {reason}")
+        return {"skipped": reason, "traceback": traceback.format_exc()[-4000:], "logs": str(target.logdir)}
+    finally:
+        target.stop()
+
+
+def multi_section(app_pair: dict | None, node_pair: dict | None, app: dict, node: dict) -> dict:
+    """The results' "multi": both pairs, their ratios, each against its one process, the scaling estimate."""
+    if app_pair is None or node_pair is None:
+        return {"skipped": "--skip-multi"}
+    out = {
+        "pinning": {
+            **PAIR_PINNING,
+            "bystander": PAIR_PINNING["processes"][0],
+            "layout": "both server processes, their Redis and the bystander on CPU "
+            f"{SERVER_CPU}; the generator alone on CPU {GENERATOR_CPU}",
+        },
+        "redis": next((f["redis"] for f in (app_pair, node_pair) if "redis" in f), None),
+        "app": app_pair,
+        "node": node_pair,
+    }
+    measured = {"app": "skipped" not in app_pair, "node": "skipped" not in node_pair}
+    if all(measured.values()):
+        out["ratios"] = report.multi_ratios(app_pair, node_pair)
+    out["vs_one_process"] = {
+        side: report.vs_one_process(pair, single)
+        for side, pair, single in (("app", app_pair, app), ("node", node_pair, node))
+        if measured[side]
+    }
+    out["scaling"] = {
+        side: report.scaling(pair, single)
+        for side, pair, single in (("app", app_pair, app), ("node", node_pair, node))
+        if measured[side]
+    }
+    out["generator_cpu"] = {
+        side: report.multi_generator_cpu(pair)
+        for side, pair in (("app", app_pair), ("node", node_pair))
+        if measured[side]
+    }
+    return out
 
 
 # Figure 5's routes, and the loads each is measured under: the keys of "call_setup".
@@ -206,11 +338,14 @@ def _brief(result: dict) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.run", description=__doc__.split("\n")[0])
-    parser.add_argument("--quick", action="store_true", help="tiny counts, under a minute; same keys")
+    parser.add_argument("--quick", action="store_true", help="tiny counts, a minute and a half; same keys")
     parser.add_argument("--modes", default="eventlet,gevent", help="app async modes: eventlet,gevent")
     parser.add_argument("--skip-browser", action="store_true", help="record figure 5 as skipped")
     parser.add_argument(
         "--browser", action="store_true", help="with --quick: run figure 5 too (1 call each; over a minute)"
+    )
+    parser.add_argument(
+        "--skip-multi", action="store_true", help="skip the phases across two processes sharing a Redis"
     )
     parser.add_argument("--no-plots", action="store_true", help="write no PNGs (quick runs never do)")
     parser.add_argument("--quiet-wait", type=float, default=None, help="seconds to wait for an idle machine")
@@ -246,6 +381,8 @@ def main(argv: list[str] | None = None) -> int:
             "generator": "benchmarks/loadgen/loadgen.js (Node, raw HTTP/WebSocket/Engine.IO framing)",
             "ratio": "app / node; see `better` for which way is good for the app",
             "ratio_flask": "app / flask_relay (ratios_flask), the same way",
+            "multi": "two processes of each server sharing a Redis of their own, every call across them; "
+            "multi.ratios is app pair / Node pair, multi.vs_one_process pair / the same server alone",
         },
     }
     t0 = time.monotonic()
@@ -257,6 +394,7 @@ def main(argv: list[str] | None = None) -> int:
         say("Node baseline")
         node_figures = measure(node.start(), params)
         say(f"Node baseline measured in {time.monotonic() - t0:.0f} s")
+        node_pair = None if args.skip_multi else measure_multi("node-pair", NodeTarget, params)
         skip = "--skip-browser" if args.skip_browser else None
         if args.quick and not args.browser:
             skip = "quick run (add --browser for one call each)"
@@ -280,6 +418,9 @@ def main(argv: list[str] | None = None) -> int:
             relay_figures = measure(relay.start(), params)
             relay.stop()
             say(f"Flask-SocketIO relay, gunicorn {mode} measured in {time.monotonic() - t2:.0f} s")
+            app_pair = None
+            if not args.skip_multi:
+                app_pair = measure_multi(f"app-{mode}-pair", lambda mode=mode: AppTarget(mode), params)
             result = {
                 **common,
                 "mode": mode,
@@ -289,6 +430,7 @@ def main(argv: list[str] | None = None) -> int:
                 "flask_relay": relay_figures,
                 "ratios_flask": report.ratios(app_figures, relay_figures, base="flask_relay"),
                 "call_setup": figure5,
+                "multi": multi_section(app_pair, node_pair, app_figures, node_figures),
                 "generator_cpu": {
                     "app": report.generator_cpu(app_figures),
                     "node": report.generator_cpu(node_figures),
@@ -312,6 +454,11 @@ def main(argv: list[str] | None = None) -> int:
         print(report.markdown(results))
         print()
         print(report.call_setup_markdown(results))
+        if any("app" in r.get("multi", {}) for r in results):
+            print()
+            print(report.multi_markdown(results))
+            print()
+            print(report.scaling_markdown(results))
     if not args.quick and not args.no_plots and written:
         from benchmarks import plot
 

@@ -5,6 +5,10 @@ modes tests/support/servers.py starts), the minimal Node.js relay in benchmarks/
 and the minimal Flask-SocketIO relay in benchmarks/flask_relay/ under the same
 gunicorn worker as the app of each mode. Each runs on SERVER_CPU; the load
 generator runs on GENERATOR_CPU.
+
+PairTarget runs two processes of the app (or of the Node relay) sharing one
+RedisServer of its own (REDIS_URL): by default both processes and Redis on
+SERVER_CPU (PAIR_PINNING), the generator still on GENERATOR_CPU.
 """
 
 import os
@@ -29,6 +33,10 @@ GENERATOR_CPU = 1
 START_TIMEOUT = 30.0
 TICKS = os.sysconf("SC_CLK_TCK")
 ERROR_WORDS = re.compile(r"error|traceback|exception|critical", re.IGNORECASE)
+REDIS_SERVER = "/usr/bin/redis-server"
+# Where a PairTarget's processes and its Redis run (CPU numbers), and the generator: all of the
+# server side on the server's core, so that the generator keeps a core of its own, as for one process.
+PAIR_PINNING = {"processes": [SERVER_CPU, SERVER_CPU], "redis": SERVER_CPU, "generator": GENERATOR_CPU}
 
 # The app in production, with limits that 10,000 users from 127.0.0.1 do not hit.
 APP_ENV = {
@@ -53,6 +61,16 @@ MODES = {
     "eventlet": {"GUNICORN_WORKER": "eventlet"},
     "gevent": {"GUNICORN_WORKER": "gevent"},
 }
+
+
+# Settings of the shell that would change what a target is: a target gets them only from its own
+# settings (a PairTarget's processes get REDIS_URL so), never from the environment of the run.
+NOT_INHERITED = ("REDIS_URL", "RATE_LIMIT_STORAGE")
+
+
+def inherited_env() -> dict[str, str]:
+    """This process's environment without NOT_INHERITED."""
+    return {k: v for k, v in os.environ.items() if k not in NOT_INHERITED}
 
 
 def free_port() -> int:
@@ -128,6 +146,7 @@ class Target:
     name = "target"
     kind = "target"
     stop_signal = signal.SIGTERM
+    cpu = SERVER_CPU  # the core it runs on
 
     def __init__(self) -> None:
         self.port = 0
@@ -141,7 +160,7 @@ class Target:
         raise NotImplementedError
 
     def env(self) -> dict[str, str]:
-        return {**os.environ, "PORT": str(self.port)}
+        return {**inherited_env(), "PORT": str(self.port)}
 
     def start(self) -> "Target":
         self.port = free_port()
@@ -155,7 +174,7 @@ class Target:
             stdin=subprocess.DEVNULL,
             stdout=log,
             stderr=subprocess.STDOUT,
-            preexec_fn=pinned(SERVER_CPU),
+            preexec_fn=pinned(self.cpu),
         )
         log.close()
         try:
@@ -199,8 +218,16 @@ class Target:
     def rss_kib(self) -> int:
         return rss_kib(self.pid)
 
+    def pids(self) -> list[int]:
+        """The processes whose CPU time is the server's (gunicorn's master and worker, or node)."""
+        return sorted({self.proc.pid, self.pid})
+
+    def parts(self) -> dict[str, list[int]]:
+        """The pids of each part of the server, when its CPU use is reported part by part too."""
+        return {}
+
     def cpu_seconds(self) -> float:
-        return sum(cpu_seconds(pid) for pid in {self.proc.pid, self.pid})
+        return sum(cpu_seconds(pid) for pid in self.pids())
 
     def restart(self) -> "Target":
         self.stop()
@@ -239,7 +266,7 @@ class AppTarget(Target):
 
     def env(self) -> dict[str, str]:
         env = {
-            **os.environ,
+            **inherited_env(),
             **APP_ENV,
             "PORT": str(self.port),
             "PUBLIC_URL": f"http://127.0.0.1:{self.port}",  # production needs one
@@ -259,13 +286,23 @@ class AppTarget(Target):
 
 
 class NodeTarget(Target):
-    """The minimal Node.js socket.io relay (benchmarks/baseline/server.js)."""
+    """The minimal Node.js socket.io relay (benchmarks/baseline/server.js).
+
+    `settings` are added to its environment (REDIS_URL: its state in that Redis, shared.js).
+    """
 
     name = "node"
     kind = "node"
 
+    def __init__(self, settings: dict[str, str] | None = None) -> None:
+        self.settings = dict(settings or {})
+        super().__init__()
+
     def command(self) -> list[str]:
         return [shutil.which("node") or "/usr/bin/node", str(BASELINE / "server.js")]
+
+    def env(self) -> dict[str, str]:
+        return {**inherited_env(), "PORT": str(self.port), **self.settings}
 
 
 class FlaskRelayTarget(Target):
@@ -294,4 +331,213 @@ class FlaskRelayTarget(Target):
 
     def env(self) -> dict[str, str]:
         keep = ("SECRET_KEY", "PYTHONUNBUFFERED")
-        return {**os.environ, **{k: APP_ENV[k] for k in keep}, "PORT": str(self.port)}
+        return {**inherited_env(), **{k: APP_ENV[k] for k in keep}, "PORT": str(self.port)}
+
+
+def redis_command(port: int, *args: str, timeout: float = 5.0) -> str:
+    """One command to the Redis on 127.0.0.1:`port`; its reply as text (an error reply raises)."""
+    request = f"*{len(args)}\r\n" + "".join(f"${len(a.encode())}\r\n{a}\r\n" for a in args)
+    with socket.create_connection(("127.0.0.1", port), timeout=timeout) as sock:
+        sock.sendall(request.encode())
+        reply = sock.makefile("rb")
+        line = reply.readline().rstrip(b"\r\n")
+        if line[:1] == b"-":
+            raise RuntimeError(f"redis {args[0]}: {line[1:].decode(errors='replace')}")
+        if line[:1] == b"$":
+            size = int(line[1:])
+            return "" if size < 0 else reply.read(size + 2)[:size].decode(errors="replace")
+        return line[1:].decode(errors="replace")
+
+
+class RedisServer:
+    """A redis-server of its own on a free port of 127.0.0.1, in a folder of its own, pinned to `cpu`.
+
+    Persistence is off (no RDB snapshots, no append-only file), so that no fork or disk write of
+    Redis falls into a figure; what a benchmark stores lives and dies with the process.
+    """
+
+    name = "redis"
+    # The settings it runs with, as given on its command line (recorded in the results).
+    ARGS = ("--save", "", "--appendonly", "no", "--protected-mode", "yes", "--maxclients", "10000")
+
+    def __init__(self, cpu: int = SERVER_CPU, folder: Path | None = None) -> None:
+        self.cpu = cpu
+        self.port = 0
+        self.proc: subprocess.Popen | None = None
+        self.folder = folder or Path(tempfile.mkdtemp(prefix="bench-redis-"))
+        self.folder.mkdir(parents=True, exist_ok=True)
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    @property
+    def pid(self) -> int:
+        return self.proc.pid
+
+    def start(self) -> "RedisServer":
+        binary = shutil.which("redis-server") or REDIS_SERVER
+        if not Path(binary).exists():
+            raise RuntimeError(f"no {REDIS_SERVER}: scripts/ensure-packages.sh {REDIS_SERVER}=redis-server")
+        self.port = free_port()
+        self.proc = subprocess.Popen(
+            [binary, "--bind", "127.0.0.1", "--port", str(self.port), "--dir", str(self.folder)]
+            + ["--logfile", str(self.folder / "redis.log"), "--daemonize", "no", *self.ARGS],
+            cwd=self.folder,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.STDOUT,
+            preexec_fn=pinned(self.cpu),
+        )
+        deadline = time.monotonic() + START_TIMEOUT
+        while True:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"redis-server exited with {self.proc.returncode}:\n{self.log()}")
+            try:
+                if redis_command(self.port, "PING", timeout=1) == "PONG":
+                    return self
+            except OSError:
+                pass
+            if time.monotonic() > deadline:
+                self.stop()
+                raise RuntimeError(f"redis-server did not answer on {self.port} in {START_TIMEOUT} s")
+            time.sleep(0.05)
+
+    def log(self, tail: int = 4000) -> str:
+        path = self.folder / "redis.log"
+        return path.read_text(errors="replace")[-tail:] if path.exists() else ""
+
+    def info(self) -> dict[str, str]:
+        """INFO's fields (redis_version, used_memory, ...)."""
+        out = {}
+        for line in redis_command(self.port, "INFO").splitlines():
+            key, sep, value = line.partition(":")
+            if sep:
+                out[key] = value.strip()
+        return out
+
+    def describe(self) -> dict:
+        """What the results record of it: version, settings, placement."""
+        info = self.info()
+        return {
+            "version": info.get("redis_version"),
+            "binary": shutil.which("redis-server") or REDIS_SERVER,
+            "args": list(self.ARGS),
+            "persistence": "off (save '' and appendonly no: no snapshot, no append-only file)",
+            "cpu": self.cpu,
+        }
+
+    def cpu_seconds(self) -> float:
+        return cpu_seconds(self.proc.pid) if self.proc else 0.0
+
+    def command_stats(self) -> dict[str, tuple[int, int]]:
+        """(calls, microseconds) of each command so far, from INFO commandstats."""
+        out = {}
+        for line in redis_command(self.port, "INFO", "commandstats").splitlines():
+            name, sep, fields = line.partition(":")
+            if sep and name.startswith("cmdstat_"):
+                values = dict(field.split("=", 1) for field in fields.split(","))
+                out[name[len("cmdstat_") :]] = (int(values["calls"]), int(values["usec"]))
+        return out
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()  # with persistence off it exits without writing anything
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.proc = None
+
+
+class PairTarget(Target):
+    """Two processes of one server sharing one Redis of their own (REDIS_URL): a relay across processes.
+
+    `make()` builds one process (an AppTarget or a NodeTarget, each with its own `settings`);
+    each gets REDIS_URL on start, and its own port. `urls` are theirs, in order; `url` the
+    first's. The processes and Redis run where PAIR_PINNING says. CPU time is the sum of all
+    of them (both processes' pids and Redis's); parts() splits it. A third process with no
+    users (the bystander) can be started beside them with start_bystander(): it measures
+    what every extra process costs per message relayed between the other two.
+    """
+
+    kind = "pair"
+
+    def __init__(self, name: str, make: Callable[[], Target], pinning: dict | None = None) -> None:
+        self.name = name
+        super().__init__()
+        self.pinning = dict(pinning or PAIR_PINNING)
+        self.make = make
+        self.redis = RedisServer(self.pinning["redis"], self.logdir / "redis")
+        self.processes: list[Target] = []
+        self.bystander: Target | None = None
+        self.urls: list[str] = []
+
+    def _process(self, index: int, cpu: int) -> Target:
+        process = self.make()
+        process.cpu = cpu
+        process.logdir.rmdir()  # its own empty folder: its logs go in the pair's
+        process.logdir = self.logdir / f"process-{index}"
+        process.logdir.mkdir(exist_ok=True)
+        process.settings["REDIS_URL"] = self.redis.url
+        return process
+
+    def start(self) -> "PairTarget":
+        self.starts += 1
+        self.redis.start()
+        self.processes = []
+        try:
+            for index, cpu in enumerate(self.pinning["processes"], start=1):
+                process = self._process(index, cpu)
+                self.processes.append(process)
+                process.start()
+        except BaseException:
+            self.stop()
+            raise
+        self.urls = [p.url for p in self.processes]
+        self.url, self.port = self.urls[0], self.processes[0].port
+        self.proc, self.pid = self.processes[0].proc, self.processes[0].pid
+        return self
+
+    def start_bystander(self) -> Target:
+        """A third process on the same Redis and the processes' core, that no user connects to."""
+        self.bystander = self._process(len(self.processes) + 1, self.pinning["processes"][0])
+        self.bystander.start()
+        return self.bystander
+
+    def stop_bystander(self) -> None:
+        if self.bystander is not None:
+            self.bystander.stop()
+            self.bystander = None
+
+    def pids(self) -> list[int]:
+        return sorted(pid for pids in self.parts().values() for pid in pids)
+
+    def parts(self) -> dict[str, list[int]]:
+        out = {f"process_{i}": p.pids() for i, p in enumerate(self.processes, start=1) if p.proc}
+        if self.redis.proc:
+            out["redis"] = [self.redis.pid]
+        if self.bystander is not None and self.bystander.proc:
+            out["bystander"] = self.bystander.pids()
+        return out
+
+    def output(self, tail: int = 4000) -> str:
+        return "\n".join(p.output(tail) for p in self.processes)
+
+    def error_summary(self) -> dict[str, int]:
+        counts: Counter[str] = Counter()
+        for index, process in enumerate(self.processes, start=1):
+            for line, n in process.error_summary().items():
+                counts[f"process {index}: {line}"] += n
+        return dict(counts.most_common(20))
+
+    def rss_kib(self) -> int:
+        return sum(p.rss_kib() for p in self.processes)
+
+    def stop(self) -> None:
+        self.stop_bystander()
+        for process in self.processes:
+            process.stop()
+        self.redis.stop()
+        self.proc = None

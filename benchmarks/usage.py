@@ -26,32 +26,39 @@ class Snapshot:
     generator: float
     own: float
     cores: dict[int, tuple[float, float]]
+    parts: dict[str, float]
 
     @classmethod
-    def take(cls, server_pids: list[int], generator_pid: int) -> "Snapshot":
+    def take(cls, server_pids: list[int], generator_pid: int, parts: dict[str, list[int]]) -> "Snapshot":
         return cls(
             wall=time.monotonic(),
             server=sum(cpu_seconds(pid) for pid in server_pids),
             generator=cpu_seconds(generator_pid),
             own=_own_seconds(),
             cores=core_times(),
+            parts={name: sum(cpu_seconds(pid) for pid in pids) for name, pids in parts.items()},
         )
 
 
 class Usage:
-    """Measure CPU use between start() and stop(); stop() returns percentages of one core."""
+    """Measure CPU use between start() and stop(); stop() returns percentages of one core.
 
-    def __init__(self, server_pids: list[int], generator_pid: int):
+    `parts` (name -> pids, all among server_pids) are reported one by one too, in `parts_percent`:
+    a pair of processes and their Redis, whose sum is the server's.
+    """
+
+    def __init__(self, server_pids: list[int], generator_pid: int, parts: dict[str, list[int]] | None = None):
         self.server_pids = server_pids
         self.generator_pid = generator_pid
+        self.parts = dict(parts or {})
         self.before: Snapshot | None = None
 
     def start(self) -> "Usage":
-        self.before = Snapshot.take(self.server_pids, self.generator_pid)
+        self.before = Snapshot.take(self.server_pids, self.generator_pid, self.parts)
         return self
 
     def stop(self) -> dict:
-        after = Snapshot.take(self.server_pids, self.generator_pid)
+        after = Snapshot.take(self.server_pids, self.generator_pid, self.parts)
         before = self.before
         wall = max(after.wall - before.wall, 1e-9)
 
@@ -66,6 +73,7 @@ class Usage:
         generator = after.generator - before.generator
         own = after.own - before.own
         all_busy = sum(cores.values()) * wall / 100
+        parts = {name: pct(after.parts[name] - before.parts[name]) for name in self.parts}
         return {
             "wall_s": round(wall, 3),
             "server_percent": pct(server),
@@ -77,6 +85,7 @@ class Usage:
             "others_percent": pct(max(all_busy - server - generator - own, 0.0)),
             # Other programs took a noticeable share of the machine: the figure may be low.
             "contended": pct(max(all_busy - server - generator - own, 0.0)) > CONTENDED_PERCENT,
+            **({"parts_percent": parts} if parts else {}),
         }
 
 

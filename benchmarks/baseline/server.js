@@ -1,6 +1,9 @@
 // The benchmarks' baseline: a minimal Socket.IO relay with the app's HTTP and
 // event shapes (docs/protocol.md), and nothing else. `PORT=8123 node server.js`
-// listens on 127.0.0.1:$PORT. See README.md beside this file.
+// listens on 127.0.0.1:$PORT. Its state is in this process; with REDIS_URL set
+// (`redis://127.0.0.1:6379/0`) it is in that Redis instead (shared.js), and
+// processes on several ports sharing it form one relay. See README.md beside
+// this file.
 "use strict";
 
 const crypto = require("node:crypto");
@@ -11,6 +14,7 @@ const { Server } = require("socket.io");
 
 const HOST = "127.0.0.1";
 const PORT = Number(process.env.PORT || 8123);
+const REDIS_URL = process.env.REDIS_URL || "";
 const ORIGIN = `http://${HOST}:${PORT}`;
 const REPO = path.resolve(__dirname, "..", "..");
 // Static roots: the call-setup floor pages, and the app's own static files
@@ -59,7 +63,10 @@ function session(req, res) {
 }
 
 function page(req, res) {
-  const s = session(req, res);
+  render(res, session(req, res));
+}
+
+function render(res, s) {
   const body =
     "<!doctype html><html><head><title>Baseline</title></head><body>" +
     (s.name ? `<p>Your ID: ${s.name}</p>` : "") +
@@ -73,28 +80,35 @@ function page(req, res) {
 
 function join(req, res) {
   const s = session(req, res);
-  let body = "";
-  req.setEncoding("utf8");
-  req.on("data", (chunk) => {
-    body += chunk;
-    if (body.length > 4096) req.destroy();
-  });
-  req.on("end", () => {
-    const form = new URLSearchParams(body);
-    const answer = (status, text) => {
-      res.writeHead(status, { "Content-Type": "text/plain", "Content-Length": Buffer.byteLength(text) });
-      res.end(text);
-    };
-    if (form.get("csrf_token") !== s.csrf) return answer(400, "bad token");
+  readForm(req).then((form) => {
+    if (form.get("csrf_token") !== s.csrf) return answer(res, 400, "bad token");
     const name = (form.get("name") || "").trim().toLowerCase();
-    if (!NAME.test(name)) return answer(400, "invalid name");
+    if (!NAME.test(name)) return answer(res, 400, "invalid name");
     const held = holders.get(name);
-    if (held !== undefined && held !== s.sid) return answer(409, "name taken");
+    if (held !== undefined && held !== s.sid) return answer(res, 409, "name taken");
     holders.set(name, s.sid);
     s.name = name;
     res.writeHead(302, { Location: "/", "Content-Length": 0 });
     res.end();
   });
+}
+
+// The urlencoded body of a request (at most 4 KiB).
+function readForm(req) {
+  return new Promise((resolve) => {
+    let body = "";
+    req.setEncoding("utf8");
+    req.on("data", (chunk) => {
+      body += chunk;
+      if (body.length > 4096) req.destroy();
+    });
+    req.on("end", () => resolve(new URLSearchParams(body)));
+  });
+}
+
+function answer(res, status, text) {
+  res.writeHead(status, { "Content-Type": "text/plain", "Content-Length": Buffer.byteLength(text) });
+  res.end(text);
 }
 
 function serveStatic(req, res, prefix) {
@@ -122,10 +136,13 @@ function notFound(res) {
   res.end("not found");
 }
 
+// The in-process state's routes and Socket.IO hooks; shared.js's with REDIS_URL.
+let hooks = { page, join, authorize, connection };
+
 const httpServer = http.createServer((req, res) => {
   const url = req.url.split("?")[0];
-  if (req.method === "GET" && url === "/") return page(req, res);
-  if (req.method === "POST" && url === "/join") return join(req, res);
+  if (req.method === "GET" && url === "/") return hooks.page(req, res);
+  if (req.method === "POST" && url === "/join") return hooks.join(req, res);
   if (req.method === "GET") {
     for (const prefix of Object.keys(STATIC)) if (url.startsWith(prefix)) return serveStatic(req, res, prefix);
   }
@@ -145,7 +162,10 @@ const io = new Server(httpServer, {
 const room = (name) => `user:${name}`;
 const fail = (error) => ({ ok: false, error });
 
-io.use((socket, next) => {
+io.use((socket, next) => hooks.authorize(socket, next));
+io.on("connection", (socket) => hooks.connection(socket));
+
+function authorize(socket, next) {
   const sid = cookies(socket.request.headers.cookie).sid;
   const s = sid && sessions.get(sid);
   if (!s || !s.name || holders.get(s.name) !== sid) {
@@ -155,9 +175,9 @@ io.use((socket, next) => {
   }
   socket.data.name = s.name;
   next();
-});
+}
 
-io.on("connection", (socket) => {
+function connection(socket) {
   const me = socket.data.name;
   online.set(me, (online.get(me) || 0) + 1);
   socket.join(room(me));
@@ -227,13 +247,19 @@ io.on("connection", (socket) => {
     io.to([room(call.caller), room(call.callee)]).emit("call_ended", ended);
     return { ok: true };
   });
-});
+}
 
-// Register fn(payload) -> ack for `event`; a payload that is not an object is refused.
+// Register fn(payload) -> ack (or a promise of it, shared.js's) for `event`; a payload that is
+// not an object is refused.
 function handle(socket, event, fn) {
   socket.on(event, (payload, ack) => {
     const result = payload && typeof payload === "object" ? fn(payload) : fail("invalid_payload");
-    if (typeof ack === "function") ack(result);
+    if (typeof ack !== "function") return;
+    if (typeof result.then !== "function") return ack(result);
+    result.then(ack, (err) => {
+      console.error(`${event}: ${err}`);
+      ack(fail("internal"));
+    });
   });
 }
 
@@ -253,10 +279,27 @@ function view(call, name) {
   };
 }
 
-httpServer.listen(PORT, HOST, () => console.log(`baseline listening on ${ORIGIN}`));
-for (const sig of ["SIGTERM", "SIGINT"]) {
-  process.on(sig, () => {
-    io.close();
-    process.exit(0);
-  });
+async function main() {
+  let close = async () => {};
+  if (REDIS_URL) {
+    const { shared } = require("./shared.js");
+    const state = await shared(REDIS_URL, io, { NAME, cookies, fail, room, view, handle, render, readForm, answer });
+    hooks = state;
+    close = state.close;
+  }
+  httpServer.listen(PORT, HOST, () =>
+    console.log(`baseline listening on ${ORIGIN}` + (REDIS_URL ? ", state in Redis (several processes)" : "")),
+  );
+  for (const sig of ["SIGTERM", "SIGINT"]) {
+    process.on(sig, () => {
+      const closed = close();
+      io.close();
+      closed.finally(() => process.exit(0));
+    });
+  }
 }
+
+main().catch((err) => {
+  console.error(`baseline did not start: ${err.stack || err}`);
+  process.exit(1);
+});

@@ -1,9 +1,11 @@
 // The benchmarks' load generator: many logged-in Socket.IO users in one Node
 // process, driven by benchmarks/loadgen.py. No dependencies.
 //
-//   node loadgen.js http://127.0.0.1:PORT
+//   node loadgen.js http://127.0.0.1:PORT [http://127.0.0.1:PORT2 ...]
 //
-// Commands arrive on stdin, one JSON object a line; each answers one
+// With several URLs (several server processes sharing their state), users are
+// spread over them round-robin in join order, and `pair` puts the two parties of
+// each call on different URLs. Commands arrive on stdin, one JSON object a line; each answers one
 // {"type":"result",...} line on stdout, with {"type":"progress",...} lines
 // meanwhile. See benchmarks/loadgen.py for the commands.
 //
@@ -22,10 +24,13 @@ const net = require("node:net");
 const readline = require("node:readline");
 const { performance, monitorEventLoopDelay } = require("node:perf_hooks");
 
-const BASE = new URL(process.argv[2] || "http://127.0.0.1:8000");
-const HOST = BASE.hostname;
-const PORT = Number(BASE.port || 80);
-const ORIGIN = `http://${HOST}:${PORT}`;
+// The servers: each user talks to one of them only (its page, its join, its socket).
+const TARGETS = (process.argv.length > 2 ? process.argv.slice(2) : ["http://127.0.0.1:8000"]).map((url, index) => {
+  const base = new URL(url);
+  const host = base.hostname;
+  const port = Number(base.port || 80);
+  return { index, host, port, origin: `http://${host}:${port}` };
+});
 // What Chromium offers on every WebSocket, so that the servers answer the generator as they answer browsers.
 const BROWSER_EXTENSIONS = "permessage-deflate; client_max_window_bits";
 const JOIN_TIMEOUT_MS = 60000;
@@ -267,9 +272,9 @@ function dechunk(buf) {
   }
 }
 
-function openSocket() {
+function openSocket(target) {
   return new Promise((resolve, reject) => {
-    const sock = net.connect({ host: HOST, port: PORT, noDelay: true });
+    const sock = net.connect({ host: target.host, port: target.port, noDelay: true });
     sock.once("connect", () => {
       sock.removeListener("error", reject);
       resolve(sock);
@@ -290,10 +295,12 @@ function withTimeout(promise, ms, what) {
 
 const users = []; // connected users, in join order
 let phase = null; // the relay phase running, if any
+let joins = 0; // users created so far: the next one's target is TARGETS[joins % TARGETS.length]
 
 class User {
-  constructor(name) {
+  constructor(name, target) {
     this.name = name;
+    this.target = target;
     this.cookies = new Map();
     this.sock = null;
     this.pending = null;
@@ -304,6 +311,7 @@ class User {
     this.waiting = null; // {event, resolve}
     this.callId = null;
     this.peer = null;
+    this.isCaller = false;
     this.closed = false;
   }
 
@@ -321,9 +329,10 @@ class User {
 
   // GET / for the cookie and CSRF token, POST /join, then Socket.IO until `hello`.
   async join() {
-    let http = await openSocket();
+    const { host, port, origin } = this.target;
+    let http = await openSocket(this.target);
     try {
-      http.write(`GET / HTTP/1.1\r\nHost: ${HOST}:${PORT}\r\nAccept: text/html\r\n\r\n`);
+      http.write(`GET / HTTP/1.1\r\nHost: ${host}:${port}\r\nAccept: text/html\r\n\r\n`);
       const page = await readResponse(http);
       if (page.status !== 200) throw new Error(`GET / ${page.status}`);
       this.keepCookies(page.setCookies);
@@ -331,11 +340,11 @@ class User {
       if (!token) throw new Error("no csrf_token");
       if ((page.headers.connection || "").toLowerCase() === "close") {
         http.destroy();
-        http = await openSocket();
+        http = await openSocket(this.target);
       }
       const form = `name=${encodeURIComponent(this.name)}&csrf_token=${encodeURIComponent(token[1])}`;
       http.write(
-        `POST /join HTTP/1.1\r\nHost: ${HOST}:${PORT}\r\nOrigin: ${ORIGIN}\r\nCookie: ${this.cookieHeader()}\r\n` +
+        `POST /join HTTP/1.1\r\nHost: ${host}:${port}\r\nOrigin: ${origin}\r\nCookie: ${this.cookieHeader()}\r\n` +
           `Content-Type: application/x-www-form-urlencoded\r\nContent-Length: ${form.length}\r\n\r\n${form}`,
       );
       const joined = await readResponse(http);
@@ -344,14 +353,14 @@ class User {
     } finally {
       http.destroy();
     }
-    const sock = await openSocket();
+    const sock = await openSocket(this.target);
     this.sock = sock;
     const key = crypto.randomBytes(16).toString("base64");
     const hello = this.next("hello");
     sock.write(
-      `GET /socket.io/?EIO=4&transport=websocket HTTP/1.1\r\nHost: ${HOST}:${PORT}\r\n` +
+      `GET /socket.io/?EIO=4&transport=websocket HTTP/1.1\r\nHost: ${host}:${port}\r\n` +
         `Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: ${key}\r\n` +
-        `Sec-WebSocket-Version: 13\r\nOrigin: ${ORIGIN}\r\nCookie: ${this.cookieHeader()}\r\n` +
+        `Sec-WebSocket-Version: 13\r\nOrigin: ${origin}\r\nCookie: ${this.cookieHeader()}\r\n` +
         `Sec-WebSocket-Extensions: ${BROWSER_EXTENSIONS}\r\n\r\n`,
     );
     const upgrade = await readResponse(sock);
@@ -585,7 +594,8 @@ function out(obj) {
   process.stdout.write(JSON.stringify(obj) + "\n");
 }
 
-// Join `count` more users named prefix0, prefix1, ... with `concurrency` at a time.
+// Join `count` more users named prefix0, prefix1, ... with `concurrency` at a time, each on the
+// next target in turn.
 async function cmdJoin({ count, concurrency = 64, prefix = "u" }) {
   const latency = new Samples();
   const errors = {};
@@ -595,7 +605,7 @@ async function cmdJoin({ count, concurrency = 64, prefix = "u" }) {
   const ticker = setInterval(() => progress(joined, count), 250);
   const worker = async () => {
     while (next < count) {
-      const user = new User(`${prefix}${next++}`);
+      const user = new User(`${prefix}${next++}`, TARGETS[joins++ % TARGETS.length]);
       const t0 = performance.now();
       try {
         await withTimeout(user.join(), JOIN_TIMEOUT_MS, "join");
@@ -612,12 +622,46 @@ async function cmdJoin({ count, concurrency = 64, prefix = "u" }) {
   await Promise.all(Array.from({ length: Math.min(concurrency, count) }, worker));
   clearInterval(ticker);
   const seconds = (performance.now() - start) / 1000;
-  return { joined, failed: count - joined, errors, seconds: round(seconds), rate: round(joined / seconds, 1), latency: latency.summary(), connected: users.length };
+  return {
+    joined,
+    failed: count - joined,
+    errors,
+    seconds: round(seconds),
+    rate: round(joined / seconds, 1),
+    latency: latency.summary(),
+    connected: users.length,
+    connected_per_target: perTarget(users),
+  };
 }
 
-// Pair users[i] (caller) with users[i + calls] (callee): call -> ring -> accept -> call_accepted.
+// How many of `list` talk to each target.
+function perTarget(list) {
+  const counts = TARGETS.map(() => 0);
+  for (const u of list) if (!u.closed) counts[u.target.index] += 1;
+  return counts;
+}
+
+// The [caller, callee] of each call. One target: users[i] calls users[i + calls]. Several: the two
+// parties are on different targets, taken from the first 2 * calls users: each caller from the
+// target with the most of them left, its callee from the target with the next most.
+function partners(calls) {
+  if (TARGETS.length === 1) return Array.from({ length: calls }, (_, i) => [users[i], users[i + calls]]);
+  const left = TARGETS.map(() => []);
+  for (const u of users.slice(0, 2 * calls)) left[u.target.index].push(u);
+  for (const list of left) list.reverse(); // pop() takes them in join order
+  const out = [];
+  while (out.length < calls) {
+    const [a, b] = left.map((list, i) => i).sort((i, j) => left[j].length - left[i].length || i - j);
+    if (!left[b].length) throw new Error(`cannot put both parties of ${calls} calls on different servers`);
+    out.push([left[a].pop(), left[b].pop()]);
+  }
+  return out;
+}
+
+// Each caller calls its callee (partners()): call -> ring -> accept -> call_accepted.
 async function cmdPair({ calls, concurrency = 50 }) {
   if (users.length < 2 * calls) throw new Error(`need ${2 * calls} users, have ${users.length}`);
+  const parties = partners(calls);
   const errors = {};
   let next = 0;
   let paired = 0;
@@ -636,12 +680,13 @@ async function cmdPair({ calls, concurrency = 50 }) {
     caller.callId = callee.callId = placed.call_id;
     caller.peer = callee;
     callee.peer = caller;
+    caller.isCaller = true;
   };
   const worker = async () => {
     while (next < calls) {
       const i = next++;
       try {
-        await withTimeout(pair(users[i], users[i + calls]), 30000, "pair");
+        await withTimeout(pair(...parties[i]), 30000, "pair");
         paired += 1;
       } catch (err) {
         const key = String(err.message || err).slice(0, 80);
@@ -652,11 +697,20 @@ async function cmdPair({ calls, concurrency = 50 }) {
   await Promise.all(Array.from({ length: Math.min(concurrency, calls) }, worker));
   clearInterval(ticker);
   const seconds = (performance.now() - start) / 1000;
-  return { calls: paired, failed: calls - paired, errors, seconds: round(seconds), rate: round(paired / seconds, 1) };
+  const crossing = parties.filter(([a, b]) => a.callId && a.target !== b.target).length;
+  return {
+    calls: paired,
+    failed: calls - paired,
+    errors,
+    seconds: round(seconds),
+    rate: round(paired / seconds, 1),
+    across_targets: crossing,
+  };
 }
 
+// The caller of each accepted call, in join order.
 function callers() {
-  return users.filter((u) => u.callId && u.peer && users.indexOf(u.peer) > users.indexOf(u));
+  return users.filter((u) => u.isCaller && u.callId && u.peer);
 }
 
 function newPhase(kind, closedLoop) {
@@ -798,6 +852,7 @@ async function cmdHangup() {
       caller.callId = caller.peer.callId = null;
       caller.peer.peer = null;
       caller.peer = null;
+      caller.isCaller = false;
     }),
   );
   return { ended };
@@ -810,7 +865,7 @@ async function cmdClose() {
 }
 
 function cmdStatus() {
-  return { connected: users.filter((u) => !u.closed).length, dropped: stats.closed };
+  return { connected: users.filter((u) => !u.closed).length, dropped: stats.closed, connected_per_target: perTarget(users) };
 }
 
 const COMMANDS = {
@@ -873,4 +928,4 @@ readline.createInterface({ input: process.stdin }).on("line", (line) => {
   queue = queue.then(() => run(cmd));
 });
 process.stdin.on("end", () => queue.then(() => process.exit(0)));
-out({ type: "ready", pid: process.pid, target: ORIGIN });
+out({ type: "ready", pid: process.pid, target: TARGETS[0].origin, targets: TARGETS.map((t) => t.origin) });
