@@ -3,7 +3,9 @@
 Each `signal` is counted against the sender's limits first (SIGNALS_PER_SECOND
 with bursts of SIGNAL_BURST; SIGNAL_BYTES_PER_CALL per SIGNAL_BYTES_WINDOW):
 Engine.IO's queue towards a peer that does not read is unbounded, so what one
-sender may make the server hold is bounded here. Nothing of the body is logged.
+sender may make the server hold is bounded here. They are counted in this
+process (chat.state.limits.local), where the sender's socket is. Nothing of
+the body is logged.
 """
 
 import json
@@ -19,7 +21,7 @@ from chat.signaling.dispatch import close_connection, event
 from chat.signaling.protocol import SIGNAL, user_room
 from chat.state import store
 from chat.state.limits import SLIDING, Limit, signal_window
-from chat.state.limits import current as current_limiter
+from chat.state.limits import local as local_limiter
 from chat.state.senders import Sender
 
 log = logging.getLogger(__name__)
@@ -29,7 +31,7 @@ log = logging.getLogger(__name__)
 def signal(sender: Sender, payload: dict) -> None:
     """Relay one SDP description or ICE candidate to the peer of an accepted call."""
     config = current_app.config
-    limiter = current_limiter()
+    limiter = local_limiter()
     if not limiter.hit(f"signal:user:{sender.name}", signal_window(config)):
         _strike(sender, "Too many signals. Slow down.")
     call_id = payloads.call_id_field(payload)
@@ -52,7 +54,7 @@ def _strike(sender: Sender, message: str) -> NoReturn:
     """
     window = signal_window(current_app.config)
     strikes = Limit(current_app.config["SIGNAL_STRIKES"], window.seconds, SLIDING)
-    if not current_limiter().hit(f"signal:strikes:{sender.sid}", strikes):
+    if not local_limiter().hit(f"signal:strikes:{sender.sid}", strikes):
         log.warning("closing %s (%s): it kept sending signals past its limits", sender.sid, sender.name)
         close_connection(sender.sid)
     raise SignalingError("rate_limited", message)

@@ -91,8 +91,20 @@ class Limiter:
 
 
 def current() -> Limiter:
-    """The limiter of the current app."""
+    """The limiter of the current app: its counts are shared by every process (with REDIS_URL)."""
     return current_app.extensions["chat.limiter"]
+
+
+def local() -> Limiter:
+    """The limiter of this process alone, always in its memory: the signal limits'.
+
+    The signal limits bound what a sender can make this process hold for a
+    peer, and they are checked for every relayed message; counting them in
+    Redis cost two round trips and about ten commands per message, more than
+    the relay itself (docs/benchmarks.md). A user with tabs on two processes
+    has the budget once on each, which bounds each process all the same.
+    """
+    return current_app.extensions["chat.local_limiter"]
 
 
 def check_rate(*limits: tuple[str, str], window: str | None = None, message: str | None = None) -> None:
@@ -118,9 +130,11 @@ def signal_window(config) -> Limit:
 def init_app(app, outage: Outage | None = None) -> "Limiter":
     """The app's limiter, on RATE_LIMIT_STORAGE, else REDIS_URL, else lazy-memory://.
 
-    Kept as app.extensions["chat.limiter"].
+    Kept as app.extensions["chat.limiter"]; the signal limits' (local()) as
+    app.extensions["chat.local_limiter"], the same one when it is in memory anyway.
     """
     url = app.config["RATE_LIMIT_STORAGE"] or app.config["REDIS_URL"] or "lazy-memory://"
     limiter = Limiter(url, outage)
     app.extensions["chat.limiter"] = limiter
+    app.extensions["chat.local_limiter"] = limiter if url == "lazy-memory://" else Limiter("lazy-memory://")
     return limiter

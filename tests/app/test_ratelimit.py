@@ -91,3 +91,13 @@ def test_ringing_one_person_again_and_again_is_refused():
     assert [e["name"] for e in alice.get_received()] == ["ring"]
     for sio in (mallory, mallory2, alice, bob, carol):
         sio.disconnect()
+
+
+def test_with_redis_the_limits_are_shared_but_the_signal_limits_stay_in_the_process(redis_server):
+    from limits.storage import RedisStorage
+
+    from chat.state.limit_storage import LazyMemoryStorage
+
+    app = create_app({"APP_ENV": "testing", "REDIS_URL": redis_server.url})
+    assert isinstance(app.extensions["chat.limiter"].storage, RedisStorage)
+    assert isinstance(app.extensions["chat.local_limiter"].storage, LazyMemoryStorage)
