@@ -259,10 +259,11 @@ function ops.move(name, id)
   return cjson.encode({call = call_of_id(id)})
 end
 
+-- Every relayed signal asks this: the reply is the peer's bare name (names never start with "{").
 function ops.relay_target(name, id)
   local call, err = active_call(name, id)
   if err then return refuse(err) end
-  return cjson.encode({peer = (name == call.caller) and call.callee or call.caller})
+  return (name == call.caller) and call.callee or call.caller
 end
 
 function ops.call_of(name)

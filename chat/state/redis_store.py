@@ -64,7 +64,8 @@ class RedisStore:
         self.process = self._settings[5]
         self._undone: list[tuple[str, str]] = []  # detaches that Redis did not take, oldest first
 
-    def _run(self, op: str, *args: object) -> dict:
+    def _call(self, op: str, *args: object) -> str:
+        """The script's reply to `op`: JSON, or for relay_target a bare name; a refusal raises."""
         settings = self._settings
         if self._clock is not None:
             settings = [settings[0], repr(self._clock()), *settings[2:]]
@@ -74,10 +75,12 @@ class RedisStore:
             self._outage.failed(err)
             raise Unavailable() from None
         self._outage.answered()
-        result = json.loads(reply)
-        if "error" in result:
-            raise SignalingError(result["error"])
-        return result
+        if reply.startswith('{"error"'):
+            raise SignalingError(json.loads(reply)["error"])
+        return reply
+
+    def _run(self, op: str, *args: object) -> dict:
+        return json.loads(self._call(op, *args))
 
     # Presence
 
@@ -140,7 +143,7 @@ class RedisStore:
         return _call(self._run("move", name, _id(call_id))["call"])
 
     def relay_target(self, sender: str, call_id: str) -> str:
-        return self._run("relay_target", sender, _id(call_id))["peer"]
+        return self._call("relay_target", sender, _id(call_id))
 
     def call_of(self, name: str) -> Call | None:
         found = self._run("call_of", name).get("call")
