@@ -55,6 +55,7 @@ from benchmarks.servers import (
     MODES,
     PAIR_PINNING,
     SERVER_CPU,
+    SPREAD_PINNING,
     AppTarget,
     FlaskRelayTarget,
     NodeTarget,
@@ -172,14 +173,39 @@ def bystander_rate(figures: dict) -> int:
     return max(int(0.75 * figures["saturation"][MULTI_KIND]["max_delivered_per_s"]) // 50 * 50, 50)
 
 
+def measure_spread(target: PairTarget, params: Params) -> dict:
+    """The relay across processes at params.fixed_rate with a core per process (SPREAD_PINNING)."""
+    runner = Runner(target, params)
+    gens = Generators(target, runner)
+    gen = gens.new()
+    try:
+        figures = {"pinning": target.pinning, "connect_join": runner.connect_join(gen)}
+        figures["calls"] = runner.pair(gen, figures["connect_join"]["joined"])
+        relay = runner.relay(gen, params.fixed_rate, params.fixed_seconds, MULTI_KIND)
+        relay["lost"] = relay["sent"] - relay["delivered"]
+        figures["relay_latency"] = {MULTI_KIND: relay}
+    finally:
+        gen.close()
+    figures["server_errors"] = target.error_summary()
+    return figures
+
+
 def measure_multi(name: str, make: Callable[[], Target], params: Params) -> dict:
-    """measure_pair() on a new PairTarget of `make()` processes, or {"skipped": why} if it failed."""
+    """measure_pair() on a new PairTarget of `make()` processes, or {"skipped": why} if it failed.
+
+    Then the fixed-rate relay once more on a pair with a core per process ("spread").
+    """
     target = PairTarget(name, make)
     say(f"{name}: two processes sharing a Redis")
     t0 = time.monotonic()
     try:
         target.start()
         figures = {"redis": target.redis.describe(), **measure_pair(target, params)}
+        target.stop()
+        say(f"{name}: the relay again with a core per process")
+        target = PairTarget(f"{name}-spread", make, pinning=SPREAD_PINNING)
+        target.start()
+        figures["spread"] = measure_spread(target, params)
         say(f"{name} measured in {time.monotonic() - t0:.0f} s")
         return figures
     except Exception as err:  # the other figures stand; the reason is in the results
