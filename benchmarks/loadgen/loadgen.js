@@ -642,12 +642,13 @@ function perTarget(list) {
 }
 
 // The [caller, callee] of each call. One target: users[i] calls users[i + calls]. Several: the two
-// parties are on different targets, taken from the first 2 * calls users: each caller from the
-// target with the most of them left, its callee from the target with the next most.
+// parties are on different targets, taken in join order: each caller from the target with the most
+// users left, its callee from the target with the next most. (Users are in the order their joins
+// finished, so the first 2 * calls of them need not be spread evenly: all of them are drawn from.)
 function partners(calls) {
   if (TARGETS.length === 1) return Array.from({ length: calls }, (_, i) => [users[i], users[i + calls]]);
   const left = TARGETS.map(() => []);
-  for (const u of users.slice(0, 2 * calls)) left[u.target.index].push(u);
+  for (const u of users) left[u.target.index].push(u);
   for (const list of left) list.reverse(); // pop() takes them in join order
   const out = [];
   while (out.length < calls) {
