@@ -219,20 +219,8 @@ function connection(socket) {
     const call = party(p.call_id, me);
     if (!call) return fail("no_such_call");
     if (call.state !== "active") return fail("not_active");
-    const out = { call_id: call.id, from: me, epoch: 0 };
-    if (p.description && typeof p.description === "object") {
-      out.description = { type: p.description.type, sdp: p.description.sdp };
-    } else if ("candidate" in p) {
-      const c = p.candidate;
-      out.candidate = c && {
-        candidate: c.candidate,
-        sdpMid: c.sdpMid,
-        sdpMLineIndex: c.sdpMLineIndex,
-        usernameFragment: c.usernameFragment,
-      };
-    } else {
-      return fail("invalid_payload");
-    }
+    const out = relayed(call, me, p);
+    if (!out) return fail("invalid_payload");
     io.to(room(call.caller === me ? call.callee : call.caller)).emit("signal", out);
     return { ok: true };
   });
@@ -251,6 +239,25 @@ function connection(socket) {
 
 // Register fn(payload) -> ack (or a promise of it, shared.js's) for `event`; a payload that is
 // not an object is refused.
+// What the peer gets of a signal: the description or the candidate's known fields; null if neither.
+function relayed(call, me, p) {
+  const out = { call_id: call.id, from: me, epoch: 0 };
+  if (p.description && typeof p.description === "object") {
+    out.description = { type: p.description.type, sdp: p.description.sdp };
+  } else if ("candidate" in p) {
+    const c = p.candidate;
+    out.candidate = c && {
+      candidate: c.candidate,
+      sdpMid: c.sdpMid,
+      sdpMLineIndex: c.sdpMLineIndex,
+      usernameFragment: c.usernameFragment,
+    };
+  } else {
+    return null;
+  }
+  return out;
+}
+
 function handle(socket, event, fn) {
   socket.on(event, (payload, ack) => {
     const result = payload && typeof payload === "object" ? fn(payload) : fail("invalid_payload");
@@ -283,7 +290,7 @@ async function main() {
   let close = async () => {};
   if (REDIS_URL) {
     const { shared } = require("./shared.js");
-    const state = await shared(REDIS_URL, io, { NAME, cookies, fail, room, view, handle, render, readForm, answer });
+    const state = await shared(REDIS_URL, io, { NAME, cookies, fail, room, view, relayed, handle, render, readForm, answer });
     hooks = state;
     close = state.close;
   }

@@ -25,9 +25,9 @@ const key = {
 
 // Connects to `url`, puts the Redis adapter on `io`, and returns the HTTP
 // routes and Socket.IO hooks over the shared state. `shapes` holds server.js's
-// helpers (NAME, cookies, fail, room, view, handle, render, readForm, answer).
+// helpers (NAME, cookies, fail, room, view, relayed, handle, render, readForm, answer).
 async function shared(url, io, shapes) {
-  const { NAME, cookies, fail, room, view, handle, render, readForm, answer } = shapes;
+  const { NAME, cookies, fail, room, view, relayed, handle, render, readForm, answer } = shapes;
   // One client for the state's commands and the adapter's PUBLISH (node-redis
   // pipelines them on one connection), one in subscriber mode for the adapter.
   const redis = createClient({ url });
@@ -147,20 +147,8 @@ async function shared(url, io, shapes) {
       const call = await party(p.call_id, me);
       if (!call) return fail("no_such_call");
       if (call.state !== "active") return fail("not_active");
-      const out = { call_id: call.id, from: me, epoch: 0 };
-      if (p.description && typeof p.description === "object") {
-        out.description = { type: p.description.type, sdp: p.description.sdp };
-      } else if ("candidate" in p) {
-        const c = p.candidate;
-        out.candidate = c && {
-          candidate: c.candidate,
-          sdpMid: c.sdpMid,
-          sdpMLineIndex: c.sdpMLineIndex,
-          usernameFragment: c.usernameFragment,
-        };
-      } else {
-        return fail("invalid_payload");
-      }
+      const out = relayed(call, me, p);
+      if (!out) return fail("invalid_payload");
       io.to(room(call.caller === me ? call.callee : call.caller)).emit("signal", out);
       return { ok: true };
     });
