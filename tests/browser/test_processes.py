@@ -90,3 +90,21 @@ def test_a_rolling_restart_ends_no_call(call_across, server):
     expect_idle(carol)
     expect_idle(dave)
     expect(status(carol)).to_have_text("dave hung up.")
+
+
+def test_a_page_refused_while_redis_is_down_connects_once_it_is_back(open_page, server):
+    """Its socket reconnects to a restarted process while Redis is down: refused `unavailable`, it retries."""
+    erin = open_page("/")
+    join(erin, "erin")
+    expect(erin.get_by_text("Your ID: erin", exact=True)).to_be_visible()
+    server.redis.kill()
+    server.kill(0)
+    server.start(0)  # the page's next try is refused: the Store does not answer
+    expect(erin.get_by_text(RECONNECTING)).to_be_visible()
+    time.sleep(3)  # a few refused tries
+    expect(erin.get_by_text(RECONNECTING)).to_be_visible()
+    assert "does not answer" in server[0].output()
+    server.redis.start()  # empty: the page claims its name again from its session
+    expect_reconnected(erin)
+    expect(erin.get_by_text("Your ID: erin", exact=True)).to_be_visible()
+    expect(erin.get_by_text("Reload the page")).to_have_count(0)
