@@ -25,9 +25,8 @@ log = logging.getLogger(__name__)
 def on_connect(auth: object = None) -> None:
     """A logged-in browser connects: join its user room and say hello."""
     try:
-        if (
-            not current_user.is_authenticated
-        ):  # loads the user: the Store says whether the name is still theirs
+        # Loading the user asks the Store whether the name is still this session's.
+        if not current_user.is_authenticated:
             raise SignalingError("unauthorized")
         name = current_user.name
         ended = store().attach(name, current_user.owner, request.sid)
@@ -81,5 +80,5 @@ def on_disconnect(reason: object = None) -> None:
     try:
         store().detach(sender.name, sender.sid)
     except Unavailable:
-        # Redis is down: once it is back, keep_alive sees this process's sockets as they are then.
+        # Redis is down: the Store detaches the socket once Redis answers again (RedisStore.keep_alive).
         log.warning("socket %s (%s) went while the Store was unavailable", sender.sid, sender.name)

@@ -61,6 +61,14 @@ def expect_call_goes_on(first: Page, a: str, second: Page, b: str) -> None:
         expect(page.get_by_text("The call ended")).to_have_count(0)
 
 
+def hang_up(page: Page, name: str, peer: Page) -> None:
+    """`name` hangs up on `page`: both pages are idle again, and the peer is told who hung up."""
+    page.get_by_role("button", name="Hang up").click()
+    expect_idle(page)
+    expect_idle(peer)
+    expect(status(peer)).to_have_text(f"{name} hung up.")
+
+
 def test_a_call_survives_a_sigkill_and_restart_of_a_process(call_across, server):
     alice, bob = call_across("alice", "bob")
     server.kill(0)
@@ -72,10 +80,7 @@ def test_a_call_survives_a_sigkill_and_restart_of_a_process(call_across, server)
     expect(alice.get_by_text("Your ID: alice", exact=True)).to_be_visible()
     time.sleep(3)  # past PROCESS_TIMEOUT (2 s): the killed process's socket of alice is detached
     expect_call_goes_on(alice, "alice", bob, "bob")
-    alice.get_by_role("button", name="Hang up").click()
-    expect_idle(alice)
-    expect_idle(bob)
-    expect(status(bob)).to_have_text("alice hung up.")
+    hang_up(alice, "alice", bob)
 
 
 def test_a_rolling_restart_ends_no_call(call_across, server):
@@ -86,10 +91,7 @@ def test_a_rolling_restart_ends_no_call(call_across, server):
         server.start(index)
         expect_reconnected(page)
         expect_call_goes_on(carol, "carol", dave, "dave")
-    dave.get_by_role("button", name="Hang up").click()
-    expect_idle(carol)
-    expect_idle(dave)
-    expect(status(carol)).to_have_text("dave hung up.")
+    hang_up(dave, "dave", carol)
 
 
 def test_a_page_refused_while_redis_is_down_connects_once_it_is_back(open_page, server):
@@ -97,6 +99,8 @@ def test_a_page_refused_while_redis_is_down_connects_once_it_is_back(open_page, 
     erin = open_page("/")
     join(erin, "erin")
     expect(erin.get_by_text("Your ID: erin", exact=True)).to_be_visible()
+    # The page's modules have run (they come from process 0 too: killed while loading, they never would).
+    expect(erin.get_by_role("button", name="Check connection")).to_be_enabled()
     server.redis.kill()
     server.kill(0)
     server.start(0)  # the page's next try is refused: the Store does not answer

@@ -57,11 +57,10 @@ class Service:
         self.processes[index] = None
 
     def kill(self, index: int) -> None:
-        """SIGKILL one process, as a crash would; its output is kept in output_of_killed."""
+        """SIGKILL one process, as a crash would."""
         live = self.processes[index]
         live.proc.kill()
         live.proc.wait()
-        self.output_of_killed = live.output()
         live.stop()
         self.processes[index] = None
 
