@@ -103,10 +103,8 @@ def test_a_page_refused_while_redis_is_down_connects_once_it_is_back(open_page, 
     expect(erin.get_by_role("button", name="Check connection")).to_be_enabled()
     server.redis.kill()
     server.kill(0)
-    server.start(0)  # the page's next try is refused: the Store does not answer
-    expect(erin.get_by_text(RECONNECTING)).to_be_visible()
+    server.start(0)  # the page's next tries are refused: the Store does not answer
     time.sleep(3)  # a few refused tries
-    expect(erin.get_by_text(RECONNECTING)).to_be_visible()
     assert "does not answer" in server[0].output()
     server.redis.start()  # empty: the page claims its name again from its session
     expect_reconnected(erin)
