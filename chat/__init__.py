@@ -71,6 +71,7 @@ def create_app(config: Mapping | None = None) -> Flask:
     app.extensions["chat.socketio_server"] = socketio.server
     signaling.init_app(app)
     signaling.timers.start(app)
+    signaling.relay.start(app)
     if socketio.async_mode == "eventlet":
         backports.install_eventlet()  # the WebSocket message limit, and fast unmasking
     if socketio.async_mode == "gevent":

@@ -6,17 +6,22 @@ Engine.IO's queue towards a peer that does not read is unbounded, so what one
 sender may make the server hold is bounded here. They are counted in this
 process (chat.state.limits.local), where the sender's socket is. Nothing of
 the body is logged.
+
+The Store passes a relayed message to the processes that hold the peer's
+sockets (with Redis, on the peer's own channel); `start` has each process
+emit what it is handed to the peer's sockets there.
 """
 
 import json
 import logging
 from typing import NoReturn
 
-from flask import current_app
+from flask import Flask, current_app
+from socketio import Server
 
 from chat.errors import SignalingError
 from chat.extensions import socketio
-from chat.signaling import payloads
+from chat.signaling import payloads, timers
 from chat.signaling.dispatch import close_connection, event
 from chat.signaling.protocol import SIGNAL, user_room
 from chat.state import store
@@ -36,14 +41,29 @@ def signal(sender: Sender, payload: dict) -> None:
         _strike(sender, "Too many signals. Slow down.")
     call_id = payloads.call_id_field(payload)
     body = payloads.signal_body(payload, config["MAX_SDP_BYTES"])
-    peer = store().relay_target(sender.name, call_id)
     relayed = {"call_id": call_id, "from": sender.name, **body}
     size = payloads.utf8_length(json.dumps(relayed, ensure_ascii=False, separators=(",", ":")))
     budget = Limit(config["SIGNAL_BYTES_PER_CALL"], config["SIGNAL_BYTES_WINDOW"], SLIDING)
     if not limiter.hit(f"signal:bytes:{call_id}:{sender.name}", budget, cost=size):
         _strike(sender, "This call has sent too much signaling data. Hang up and call again.")
-    # The Socket.IO server's own emit: Flask-SocketIO's adds nothing a relay needs.
-    socketio.server.emit(SIGNAL, relayed, to=user_room(peer))
+    store().relay(sender.name, call_id, relayed)  # refused unless the call is active and the sender in it
+
+
+def start(app: Flask) -> None:
+    """Have this process emit the messages relayed to its users, for as long as `app` serves."""
+    server = app.extensions["chat.socketio_server"]
+    with app.app_context():
+        store().serve(
+            lambda name, message: _deliver(server, name, message),
+            socketio.start_background_task,
+            lambda: timers.still_serving(app),
+        )
+
+
+def _deliver(server: Server, name: str, message: dict) -> None:
+    # This process's sockets only: the Store has already brought the message to every process that
+    # has one of `name` (the Socket.IO server's own emit: Flask-SocketIO's adds nothing a relay needs).
+    server.emit(SIGNAL, message, to=user_room(name), ignore_queue=True)
 
 
 def _strike(sender: Sender, message: str) -> NoReturn:

@@ -38,7 +38,8 @@ def start(app: Flask) -> None:
     socketio.start_background_task(_watch, app)
 
 
-def _still_serving(app: Flask) -> bool:
+def still_serving(app: Flask) -> bool:
+    """Whether `app` is the one `socketio` serves; its background tasks stop when it is not."""
     # `socketio` is bound to the app created last; a task left by an earlier
     # app (the test suite makes many) must not touch the current one.
     return app.extensions.get("chat.socketio_server") is socketio.server
@@ -49,7 +50,7 @@ def _watch(app: Flask) -> None:
     next_beat = 0.0
     while True:
         socketio.sleep(wait)
-        if not _still_serving(app):
+        if not still_serving(app):
             return
         with app.app_context():
             try:

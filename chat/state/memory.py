@@ -7,7 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from chat.errors import SignalingError
-from chat.state.store import GRACE, RING, RINGING, Call, Ended
+from chat.state.store import GRACE, RING, RINGING, Call, Deliver, Ended
 
 
 @dataclass
@@ -34,6 +34,7 @@ class MemoryStore:
         self._calls: dict[str, Call] = {}
         self._call_of: dict[str, str] = {}
         self._deadlines: dict[tuple[str, str], float] = {}  # (RING, call id) or (GRACE, name) -> when due
+        self._deliver: Deliver = _nowhere
 
     # Presence
 
@@ -155,9 +156,14 @@ class MemoryStore:
             call = self._calls[call.id] = call.moved()
             return call
 
-    def relay_target(self, sender: str, call_id: str) -> str:
+    def relay(self, sender: str, call_id: str, message: dict) -> str:
         with self._lock:
-            return self._active(sender, call_id).peer_of(sender)
+            peer = self._active(sender, call_id).peer_of(sender)
+        self._deliver(peer, message)  # outside the lock: the emit may wait for a socket's queue
+        return peer
+
+    def serve(self, deliver: Deliver, spawn: Callable[..., object], running: Callable[[], bool]) -> None:
+        self._deliver = deliver  # one process: every socket is here, nothing to listen to
 
     def call_of(self, name: str) -> Call | None:
         with self._lock:
@@ -233,3 +239,7 @@ class MemoryStore:
         if call.state == RINGING:
             raise SignalingError("not_active")
         return call
+
+
+def _nowhere(name: str, message: dict) -> None:
+    """Deliver before serve: no process has asked for messages yet."""

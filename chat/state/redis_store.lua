@@ -16,6 +16,10 @@
 --   <p>process:<id>    set    "<name> <sid>" for every socket attached
 --                             through that process (names have no spaces)
 --
+-- Channels: <p>signal:<name> carries the messages relayed to the name; every
+-- process with a socket of the name attached subscribes to it
+-- (chat/state/redis_channels.py).
+--
 -- The keys are built here from the prefix rather than passed in KEYS: this
 -- works on one Redis server (or a primary with replicas), not on a Redis
 -- Cluster. Replies are JSON: {"error": code} for a refusal, else the op's
@@ -259,11 +263,14 @@ function ops.move(name, id)
   return cjson.encode({call = call_of_id(id)})
 end
 
--- Every relayed signal asks this: the reply is the peer's bare name (names never start with "{").
-function ops.relay_target(name, id)
+-- Every relayed signal: checked against the call and published to the peer's channel in one
+-- round trip. The reply is the peer's bare name (names never start with "{").
+function ops.relay(name, id, message)
   local call, err = active_call(name, id)
   if err then return refuse(err) end
-  return (name == call.caller) and call.callee or call.caller
+  local peer = (name == call.caller) and call.callee or call.caller
+  redis.call('PUBLISH', prefix .. 'signal:' .. peer, message)
+  return peer
 end
 
 function ops.call_of(name)

@@ -11,6 +11,9 @@ which process each was attached. Every process beats about once a second
 (keep_alive); the sockets of a process that has been silent for
 PROCESS_TIMEOUT seconds (killed, its machine gone) are detached by whichever
 process notices first, which starts their users' grace periods.
+
+Relayed signals go through Redis Pub/Sub, one channel per user, to the
+processes that hold the user's sockets (chat/state/redis_channels.py).
 """
 
 import json
@@ -22,8 +25,9 @@ import redis
 
 from chat.errors import SignalingError, Unavailable
 from chat.state.memory import LEFT_MEMORY
+from chat.state.redis_channels import UserChannels
 from chat.state.redis_client import Outage
-from chat.state.store import Call, Ended
+from chat.state.store import Call, Deliver, Ended
 
 SCRIPT = (Path(__file__).with_name("redis_store.lua")).read_text()
 
@@ -63,9 +67,10 @@ class RedisStore:
         self._outage = outage or Outage(_where(client))
         self.process = self._settings[5]
         self._undone: list[tuple[str, str]] = []  # detaches that Redis did not take, oldest first
+        self.channels = UserChannels(client, prefix, self.process, self._outage)
 
     def _call(self, op: str, *args: object) -> str:
-        """The script's reply to `op`: JSON, or for relay_target a bare name; a refusal raises."""
+        """The script's reply to `op`: JSON, or for relay a bare name; a refusal raises."""
         settings = self._settings
         if self._clock is not None:
             settings = [settings[0], repr(self._clock()), *settings[2:]]
@@ -91,9 +96,12 @@ class RedisStore:
         return self._run("holder", name).get("owner")
 
     def attach(self, name: str, owner: str, sid: str) -> Ended | None:
-        return _ended(self._run("attach", name, owner, sid).get("ended"))
+        ended = _ended(self._run("attach", name, owner, sid).get("ended"))
+        self.channels.watch(name, sid)
+        return ended
 
     def detach(self, name: str, sid: str) -> int | None:
+        self.channels.unwatch(name, sid)  # the socket is gone from this process whatever Redis says
         try:
             return self._run("detach", name, sid).get("remaining")
         except Unavailable:
@@ -142,8 +150,12 @@ class RedisStore:
     def move(self, name: str, call_id: str) -> Call:
         return _call(self._run("move", name, _id(call_id))["call"])
 
-    def relay_target(self, sender: str, call_id: str) -> str:
-        return self._call("relay_target", sender, _id(call_id))
+    def relay(self, sender: str, call_id: str, message: dict) -> str:
+        encoded = json.dumps(message, ensure_ascii=False, separators=(",", ":"))
+        return self._call("relay", sender, _id(call_id), encoded)
+
+    def serve(self, deliver: Deliver, spawn: Callable[..., object], running: Callable[[], bool]) -> None:
+        spawn(self.channels.listen, deliver, running)
 
     def call_of(self, name: str) -> Call | None:
         found = self._run("call_of", name).get("call")

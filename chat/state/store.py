@@ -16,11 +16,15 @@ Methods that refuse raise SignalingError with a stable code; a backend that
 cannot be reached raises Unavailable (code "unavailable").
 """
 
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Protocol
 
 RINGING = "ringing"
 ACTIVE = "active"
+
+# What a process does with a relayed message for a user whose sockets it holds: (user, message).
+Deliver = Callable[[str, dict], None]
 
 # Kinds of deadline, as due() names them: (RING, call id) or (GRACE, name).
 RING = "ring"
@@ -133,8 +137,22 @@ class Store(Protocol):
     def move(self, name: str, call_id: str) -> Call:
         """Move an active call to another page of `name` (a reload, another tab)."""
 
-    def relay_target(self, sender: str, call_id: str) -> str:
-        """Return the peer that may receive `sender`'s SDP and ICE for this call."""
+    def relay(self, sender: str, call_id: str, message: dict) -> str:
+        """Pass `message` to the peer of `sender` in this active call; return the peer.
+
+        Refused (not_active, no_such_call) unless the call is active and
+        `sender` one of its parties. The message is handed to the `deliver`
+        of every process that has a socket of the peer attached (see serve),
+        in the order relayed; a process that has none does not see it.
+        """
+
+    def serve(self, deliver: Deliver, spawn: Callable[..., object], running: Callable[[], bool]) -> None:
+        """Hand the messages relayed to users attached in this process to `deliver`, from now on.
+
+        Called once per process. A shared backend listens in a task started
+        with `spawn` (the server's start_background_task), which stops once
+        `running()` is false.
+        """
 
     def call_of(self, name: str) -> Call | None:
         """Return the call `name` is in, if any."""

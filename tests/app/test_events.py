@@ -258,15 +258,15 @@ def test_a_failure_inside_a_handler_is_an_internal_error_and_the_socket_stays(ap
     alice, bob, carol = trio
     call_id = in_call(bob, alice)
     store = app.extensions["chat.store"]
-    working = store.relay_target
+    working = store.relay
 
     def broken(*args):
         raise RuntimeError("a bug")
 
-    monkeypatch.setattr(store, "relay_target", broken)
+    monkeypatch.setattr(store, "relay", broken)
     refused(send(bob, "signal", {"call_id": call_id, "description": OFFER}), "internal")
     assert "signal failed" in caplog.text
-    monkeypatch.setattr(store, "relay_target", working)
+    monkeypatch.setattr(store, "relay", working)
     assert bob.is_connected()
     assert send(bob, "signal", {"call_id": call_id, "description": OFFER})["ok"]
     assert len(events(alice, "signal")) == 1

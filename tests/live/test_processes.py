@@ -176,6 +176,9 @@ def test_redis_stopped_mid_call_then_back():
         time.sleep(1.5)
         assert join_status(service[1], "alice") == 409
         assert join_status(service[0], "bob") == 409
+        # Each process listens to its users' channels again: a new call's signals cross them.
+        bob.sio.call("hangup", {"call_id": call_id}, timeout=5)
+        assert call_and_signal(bob, alice, OFFER) != call_id
         for live in service.processes:
             log = live.output()
             assert log.count("does not answer") == 1, log

@@ -1,5 +1,8 @@
 """The Store contract, run against every backend."""
 
+import threading
+import time
+
 import pytest
 
 from chat.errors import SignalingError
@@ -38,6 +41,61 @@ def store(request, clock):
         return MemoryStore(grace=GRACE_PERIOD, ring_timeout=RING_TIMEOUT, clock=clock)
     client = request.getfixturevalue("redis_client")
     return RedisStore(client, grace=GRACE_PERIOD, ring_timeout=RING_TIMEOUT, clock=clock)
+
+
+class Inbox:
+    """A process's deliver: what the Store hands it, in order."""
+
+    def __init__(self):
+        self.running = True
+        self._got = []
+        self._changed = threading.Condition()
+
+    def __call__(self, name, message):
+        with self._changed:
+            self._got.append((name, message))
+            self._changed.notify_all()
+
+    def wait_for(self, count, timeout=5.0):
+        with self._changed:
+            assert self._changed.wait_for(lambda: len(self._got) >= count, timeout), self._got
+            return list(self._got)
+
+    @property
+    def got(self):
+        with self._changed:
+            return list(self._got)
+
+
+@pytest.fixture
+def serve():
+    """serve(store): an Inbox that the store hands relayed messages to, from a listener thread."""
+    inboxes = []
+
+    def serve(store):
+        inbox = Inbox()
+        inboxes.append(inbox)
+        store.serve(
+            inbox,
+            lambda fn, *args: threading.Thread(target=fn, args=args, daemon=True).start(),
+            lambda: inbox.running,
+        )
+        return inbox
+
+    yield serve
+    for inbox in inboxes:
+        inbox.running = False
+
+
+def listening(store, *names, timeout=5.0):
+    """Wait until Redis has a subscriber on the channel of each name (the in-memory Store needs none)."""
+    if not isinstance(store, RedisStore):
+        return
+    deadline = time.monotonic() + timeout
+    channels = [store.channels.channel(name) for name in names]
+    while not all(count for _, count in store._client.pubsub_numsub(*channels)):
+        assert time.monotonic() < deadline, f"nobody listens to {channels}"
+        time.sleep(0.01)
 
 
 def online(store, *names):
@@ -189,8 +247,19 @@ def test_a_call_rings_then_becomes_active(store):
     accepted = store.accept("alice", call.id)
     assert accepted.state == ACTIVE
     assert store.call_of("bob").state == ACTIVE
-    assert store.relay_target("bob", call.id) == "alice"
-    assert store.relay_target("alice", call.id) == "bob"
+
+
+def test_a_relayed_message_is_handed_to_the_peer_in_order(store, serve):
+    inbox = serve(store)
+    online(store, "alice", "bob")
+    call = store.start_call("bob", "alice")
+    store.accept("alice", call.id)
+    listening(store, "alice", "bob")
+    assert store.relay("bob", call.id, {"n": 1, "text": "é"}) == "alice"
+    assert store.relay("bob", call.id, {"n": 2}) == "alice"
+    assert inbox.wait_for(2) == [("alice", {"n": 1, "text": "é"}), ("alice", {"n": 2})]
+    assert store.relay("alice", call.id, {"n": 3}) == "bob"
+    assert inbox.wait_for(3)[2] == ("bob", {"n": 3})
 
 
 def test_call_view_is_from_the_users_side(store):
@@ -287,13 +356,18 @@ def test_accepting_twice_is_refused(store):
     refused("not_ringing", store.decline, "alice", call.id)
 
 
-def test_relay_needs_an_accepted_call_and_a_party(store):
+def test_relay_needs_an_accepted_call_and_a_party(store, serve):
+    inbox = serve(store)
     online(store, "alice", "bob", "carol")
+    listening(store, "alice", "bob", "carol")
     call = store.start_call("bob", "alice")
-    refused("not_active", store.relay_target, "bob", call.id)
+    refused("not_active", store.relay, "bob", call.id, {"n": 1})
     store.accept("alice", call.id)
-    refused("no_such_call", store.relay_target, "carol", call.id)
-    refused("no_such_call", store.relay_target, "bob", "no-such-id")
+    refused("no_such_call", store.relay, "carol", call.id, {"n": 2})
+    refused("no_such_call", store.relay, "bob", "no-such-id", {"n": 3})
+    refused("no_such_call", store.relay, "bob", None, {"n": 4})
+    store.relay("bob", call.id, {"n": 5})
+    assert inbox.wait_for(1) == [("alice", {"n": 5})]  # the refused ones went nowhere
 
 
 def test_ring_expiry_ends_only_a_ringing_call(store):
@@ -402,9 +476,64 @@ def test_two_processes_share_one_name_space_and_one_call(redis_client, clock):
     call = two.start_call("bob", "alice")
     assert one.call_of("alice") == call
     one.accept("alice", call.id)
-    assert two.relay_target("bob", call.id) == "alice"
+    assert two.relay("bob", call.id, {"n": 1}) == "alice"
     assert one.hangup("alice", call.id).reason == "hangup"
     assert two.call_of("bob") is None
+
+
+def test_a_relayed_message_reaches_only_the_processes_with_the_peers_sockets(redis_client, clock, serve):
+    one, two, three = (RedisStore(redis_client, grace=GRACE_PERIOD, clock=clock) for _ in range(3))
+    inboxes = [serve(store) for store in (one, two, three)]
+    one.attach("alice", "oa", "sa")
+    two.attach("bob", "ob", "sb")
+    three.attach("carol", "oc", "sc")
+    call = two.start_call("bob", "alice")
+    one.accept("alice", call.id)
+    listening(one, "alice", "bob", "carol")
+    assert two.relay("bob", call.id, {"n": 1}) == "alice"
+    assert inboxes[0].wait_for(1) == [("alice", {"n": 1})]
+    one.relay("alice", call.id, {"n": 2})
+    assert inboxes[1].wait_for(1) == [("bob", {"n": 2})]
+    assert inboxes[0].got == [("alice", {"n": 1})]  # not its own message
+    assert inboxes[2].got == []
+
+
+def test_the_messages_follow_a_user_to_another_process(redis_client, clock, serve):
+    one, two = (RedisStore(redis_client, grace=GRACE_PERIOD, clock=clock) for _ in range(2))
+    inbox_one, inbox_two = serve(one), serve(two)
+    one.attach("alice", "oa", "sa1")
+    one.attach("alice", "oa", "sa2")
+    two.attach("bob", "ob", "sb")
+    call = two.start_call("bob", "alice")
+    one.accept("alice", call.id)
+    one.detach("alice", "sa1")  # one socket of alice's is left on one
+    listening(one, "alice")
+    two.relay("bob", call.id, {"n": 1})
+    assert inbox_one.wait_for(1) == [("alice", {"n": 1})]
+    one.detach("alice", "sa2")
+    two.attach("alice", "oa", "sa3")  # her page reconnected through the other process
+    assert one.channels.watched() == []
+    deadline = time.monotonic() + 5
+    while redis_client.pubsub_numsub(one.channels.channel("alice"))[0][1] != 1:  # two's, not one's
+        assert time.monotonic() < deadline
+        time.sleep(0.01)
+    two.relay("bob", call.id, {"n": 2})
+    assert inbox_two.wait_for(1) == [("alice", {"n": 2})]
+    assert inbox_one.got == [("alice", {"n": 1})]
+
+
+def test_the_listener_subscribes_again_after_its_connection_is_lost(redis_client, clock, serve, caplog):
+    one, two = (RedisStore(redis_client, grace=GRACE_PERIOD, clock=clock) for _ in range(2))
+    inbox = serve(one)
+    one.attach("alice", "oa", "sa")
+    two.attach("bob", "ob", "sb")
+    call = two.start_call("bob", "alice")
+    one.accept("alice", call.id)
+    listening(one, "alice")
+    assert redis_client.client_kill_filter(_type="pubsub") >= 1  # what a Redis restart does to it
+    listening(one, "alice")
+    two.relay("bob", call.id, {"n": 1})
+    assert inbox.wait_for(1) == [("alice", {"n": 1})]
 
 
 def test_the_sockets_of_a_silent_process_are_detached(redis_client, clock):
