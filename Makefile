@@ -27,7 +27,7 @@ lint: $(VENV)/.dev
 # redis-server for the Store and several processes.
 system-packages:
 	scripts/ensure-packages.sh /usr/bin/chromium=chromium /usr/bin/turnserver=coturn /usr/sbin/nginx=nginx \
-		/usr/bin/systemd-analyze=systemd /usr/bin/redis-server=redis-server
+		/usr/bin/systemd-analyze=systemd /usr/bin/redis-server=redis-server postgresql
 
 stack-packages:
 	scripts/ensure-packages.sh /usr/bin/turnserver=coturn /usr/sbin/nginx=nginx /usr/bin/redis-server=redis-server openssl

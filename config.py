@@ -99,6 +99,12 @@ class Config:
     # With REDIS_URL: seconds without a heartbeat after which a process counts as stopped
     # (killed, its machine gone) and its sockets are detached by the others.
     PROCESS_TIMEOUT = _env_float("PROCESS_TIMEOUT", 10.0)
+    # Durable records (registered names, devices, calls): a SQLite file in the instance
+    # folder when unset; postgresql://user:password@host/db for several processes.
+    # (chat/records; issue 13 is wiring them into the join and the pages.)
+    DATABASE_URL = os.environ.get("DATABASE_URL") or None
+    # Days a registered name is kept without being used; then anyone may take it.
+    NAME_KEEP_DAYS = _env_int("NAME_KEEP_DAYS", 90)
     # Where the rate-limit counts live (a `limits` storage URL); unset: REDIS_URL when set,
     # else this process's memory (lazy-memory://).
     RATE_LIMIT_STORAGE = os.environ.get("RATE_LIMIT_STORAGE") or None

@@ -6,8 +6,9 @@ NAME_RULE = (
     "1 to 32 characters: letters a-z, digits 0-9, dot, underscore or hyphen, "
     "with at least one letter or digit"
 )
+MAX_LENGTH = 32
 # At least one letter or digit: "." and ".." would make invite links (/call/..) that collapse to /.
-_NAME = re.compile(r"(?=.*[a-z0-9])[a-z0-9._-]{1,32}")
+_NAME = re.compile(rf"(?=.*[a-z0-9])[a-z0-9._-]{{1,{MAX_LENGTH}}}")
 
 
 def fold_name(raw: object) -> str | None:

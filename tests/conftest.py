@@ -17,6 +17,7 @@ import pytest
 pytest.register_assert_rewrite("tests.support")
 
 from tests.support import nginx  # noqa: E402  (after the line above, so that it is rewritten)
+from tests.support.postgres_server import PostgresServer  # noqa: E402
 from tests.support.redis_server import RedisServer  # noqa: E402
 
 # gunicorn's two worker classes, as gunicorn.conf.py runs them (tests/support/servers.py's COMMANDS).
@@ -55,6 +56,14 @@ def production_stack(request, tls_files):
     cert, key = tls_files
     with nginx.production_stack(cert, key, server=request.param, APP_ENV="production") as proxy:
         yield proxy
+
+
+@pytest.fixture(scope="session")
+def postgres_server():
+    """One real PostgreSQL for the whole run (tests/support/postgres_server.py); tests reset its schema."""
+    server = PostgresServer()
+    yield server
+    server.close()
 
 
 @pytest.fixture(scope="session")

@@ -53,8 +53,8 @@ class PostgresServer:
 
     @property
     def url(self) -> str:
-        """The SQLAlchemy URL of the database (psycopg 3)."""
-        return f"postgresql+psycopg://postgres:{self.password}@127.0.0.1:{self.port}/{DATABASE}"
+        """The SQLAlchemy URL of the database (psycopg2, the driver the app pins)."""
+        return f"postgresql+psycopg2://postgres:{self.password}@127.0.0.1:{self.port}/{DATABASE}"
 
     def _run(self, program: str, *args: str) -> None:
         env = {**os.environ, "PGPASSWORD": self.password}

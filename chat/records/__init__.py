@@ -1,0 +1,59 @@
+"""Durable records (registered names, devices, device links, calls) in SQL, through Flask-SQLAlchemy.
+
+DATABASE_URL picks the database: unset, a SQLite file in the instance
+folder (`make run` needs no server); `postgresql://user:password@host/db`
+(psycopg2) for several processes or machines. The schema is Alembic's,
+through Flask-Migrate: `upgrade(app)` brings a database to the newest
+revision (chat/records/migrations). Live state stays in the Store.
+
+- models.py: the tables
+- registry.py: what may be done with them
+"""
+
+import os
+from pathlib import Path
+
+import sqlalchemy
+from flask import Flask
+from flask_migrate import upgrade as alembic_upgrade
+
+from chat.extensions import db, migrate
+
+MIGRATIONS = Path(__file__).with_name("migrations")
+SQLITE_FILE = "videocall.sqlite3"
+
+
+def init_app(app: Flask) -> None:
+    """Bind the records to `app`'s database."""
+    app.config["SQLALCHEMY_DATABASE_URI"] = database_url(app)
+    app.config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", {"pool_pre_ping": True})
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(MIGRATIONS))
+    with app.app_context():
+        if db.engine.dialect.name == "sqlite":
+            sqlalchemy.event.listen(db.engine, "connect", _sqlite_pragmas)
+
+
+def database_url(app: Flask) -> str:
+    """DATABASE_URL, or the SQLite file in the instance folder (made if missing)."""
+    url = app.config.get("DATABASE_URL")
+    if url:
+        return url
+    os.makedirs(app.instance_path, exist_ok=True)
+    return f"sqlite:///{Path(app.instance_path) / SQLITE_FILE}"
+
+
+def upgrade(app: Flask) -> None:
+    """Bring the database to the newest schema (Alembic's `upgrade head`)."""
+    with app.app_context():
+        alembic_upgrade(directory=str(MIGRATIONS))
+
+
+def _sqlite_pragmas(connection, _record) -> None:
+    # SQLite leaves foreign keys unchecked unless asked, per connection; WAL lets readers go on
+    # while one process writes, and busy_timeout makes a writer wait for another's lock.
+    cursor = connection.cursor()
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA busy_timeout=5000")
+    cursor.close()
