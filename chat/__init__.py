@@ -13,6 +13,7 @@ middleware, backports). docs/architecture.md describes them.
 import logging
 import os
 import secrets
+import time
 from collections.abc import Mapping
 
 import socketio as socketio_server
@@ -36,7 +37,10 @@ def create_app(config: Mapping | None = None) -> Flask:
     """Create the app for APP_ENV (default production), with `config` on top."""
     from config import CONFIGS
 
-    app = Flask(__name__)
+    # Where the app keeps its files (the SQLite records, the development secret): INSTANCE_PATH,
+    # else Flask's instance folder beside the code.
+    instance = (config or {}).get("INSTANCE_PATH") or os.environ.get("INSTANCE_PATH") or None
+    app = Flask(__name__, instance_path=os.path.abspath(instance) if instance else None)
     env = (config or {}).get("APP_ENV") or os.environ.get("APP_ENV", "production")
     if env not in CONFIGS:
         raise RuntimeError(f"APP_ENV must be one of {', '.join(CONFIGS)}, not {env!r}.")
@@ -103,9 +107,33 @@ def _check_secret(app: Flask) -> None:
             "SECRET_KEY is not set. Set it in the environment to a long random "
             "string, e.g. the output of: python3 -c 'import secrets; print(secrets.token_hex(32))'"
         )
-    # Development: sessions last as long as this process.
-    app.config["SECRET_KEY"] = secrets.token_hex(32)
-    log.warning("SECRET_KEY is not set; using a random one until this process stops.")
+    # Development: a key of its own, kept in the instance folder, so that a restart of
+    # `make run` signs nobody out.
+    path = os.path.join(app.instance_path, SECRET_FILE)
+    app.config["SECRET_KEY"] = _kept_secret(path)
+    log.warning("SECRET_KEY is not set; using the development key kept in %s.", path)
+
+
+SECRET_FILE = "secret_key"
+
+
+def _kept_secret(path: str) -> str:
+    """The key in `path`, made (random, readable by this user only) if there is none yet."""
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:  # made by an earlier run, or by another process just now
+        for _ in range(50):
+            with open(path) as kept:
+                key = kept.read().strip()
+            if key:
+                return key
+            time.sleep(0.01)  # the other process has not written it yet
+        raise RuntimeError(f"{path} is empty: delete it, or set SECRET_KEY") from None
+    key = secrets.token_hex(32)
+    with os.fdopen(fd, "w") as kept:
+        kept.write(key + "\n")
+    return key
 
 
 def _error_page(err: HTTPException):

@@ -151,6 +151,25 @@ def test_production_refuses_to_start_without_a_secret_key(monkeypatch):
         create_app({"APP_ENV": "production", "SECRET_KEY": None})
 
 
+def test_development_without_a_secret_key_keeps_one_in_the_instance_folder(tmp_path):
+    settings = {"APP_ENV": "development", "SECRET_KEY": None, "INSTANCE_PATH": str(tmp_path / "instance")}
+    first = create_app(settings)
+    kept = tmp_path / "instance" / "secret_key"
+    assert kept.read_text().strip() == first.config["SECRET_KEY"]
+    assert len(first.config["SECRET_KEY"]) == 64
+    assert kept.stat().st_mode & 0o777 == 0o600
+    client = first.test_client()
+    join(client, "alice")
+    again = create_app(settings)  # a restart of `make run`: the same key, the cookie still signs in
+    assert again.config["SECRET_KEY"] == first.config["SECRET_KEY"]
+    cookie = client.get_cookie("session")
+    restarted = again.test_client()
+    restarted.set_cookie(cookie.key, cookie.value)
+    assert "Your ID:" in restarted.get("/").get_data(as_text=True)
+    other = create_app({**settings, "INSTANCE_PATH": str(tmp_path / "elsewhere")})
+    assert other.config["SECRET_KEY"] != first.config["SECRET_KEY"]
+
+
 def test_an_unknown_app_env_is_refused():
     with pytest.raises(RuntimeError, match="APP_ENV"):
         create_app({"APP_ENV": "staging"})
