@@ -23,6 +23,9 @@ class Registration(db.Model):
     __tablename__ = "registrations"
 
     name: Mapped[str] = mapped_column(String(MAX_LENGTH), primary_key=True)
+    # The Store's owner of the name (chat/state/store.py) for every device of it: a random token,
+    # new with each registration, so that a lapsed name's old sessions never count as the new holder's.
+    owner: Mapped[str] = mapped_column(String(DIGEST))
     created_at: Mapped[datetime] = mapped_column(DateTime)
     # Its last sign-in on any device: a name unused for NAME_KEEP_DAYS lapses.
     used_at: Mapped[datetime] = mapped_column(DateTime, index=True)

@@ -10,6 +10,7 @@ matches.
 
 import hashlib
 import secrets
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import delete, or_, select, update
@@ -23,6 +24,15 @@ LINK_TTL = timedelta(minutes=10)
 HISTORY = 50  # calls kept on a user's page
 SEEN_EVERY = timedelta(hours=1)  # how often a device's use is written, at most
 LABEL_LENGTH = 120
+
+
+@dataclass(frozen=True)
+class Identity:
+    """Who a device key signs in: the name, the Store's owner of it, and the device."""
+
+    name: str
+    owner: str
+    device_id: int
 
 
 def utcnow() -> datetime:
@@ -48,7 +58,7 @@ def register(name: str, label: str, keep: timedelta, now: datetime | None = None
     now = now or utcnow()
     _lapse(name, now - keep)
     key = new_secret()
-    db.session.add(Registration(name=name, created_at=now, used_at=now))
+    db.session.add(Registration(name=name, owner=new_secret(), created_at=now, used_at=now))
     db.session.add(_device(name, key, label, now))
     try:
         db.session.commit()
@@ -58,8 +68,8 @@ def register(name: str, label: str, keep: timedelta, now: datetime | None = None
     return key
 
 
-def sign_in(key: object, keep: timedelta, now: datetime | None = None) -> str | None:
-    """The name whose device holds `key`, or None (unknown, removed, or its name lapsed).
+def sign_in(key: object, keep: timedelta, now: datetime | None = None) -> Identity | None:
+    """Who the device holding `key` is, or None (unknown, removed, or its name lapsed).
 
     The use is recorded (the name's and the device's), at most once every SEEN_EVERY.
     """
@@ -72,10 +82,11 @@ def sign_in(key: object, keep: timedelta, now: datetime | None = None) -> str | 
     registration = device.registration
     if registration.used_at < now - keep:
         return None
+    identity = Identity(device.name, registration.owner, device.id)
     if now - device.seen_at >= SEEN_EVERY or now - registration.used_at >= SEEN_EVERY:
         device.seen_at = registration.used_at = now
         db.session.commit()
-    return device.name
+    return identity
 
 
 def is_kept(name: str, keep: timedelta, now: datetime | None = None) -> bool:

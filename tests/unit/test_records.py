@@ -74,7 +74,7 @@ def test_without_database_url_the_records_are_a_sqlite_file_in_the_instance_fold
 
 def test_a_registered_name_signs_its_device_in_and_nobody_else_gets_it(app):
     key = registry.register("alice", "Firefox on Linux", KEEP, now=T0)
-    assert registry.sign_in(key, KEEP, now=T0 + timedelta(days=3)) == "alice"
+    assert registry.sign_in(key, KEEP, now=T0 + timedelta(days=3)).name == "alice"
     refused("name_taken", registry.register, "alice", "another browser", KEEP, now=T0 + timedelta(days=3))
     assert registry.sign_in("forged-key", KEEP, now=T0) is None
     assert registry.sign_in(None, KEEP, now=T0) is None
@@ -90,22 +90,26 @@ def test_the_database_keeps_digests_not_keys(app):
 def test_a_name_unused_for_the_keep_period_lapses(app):
     key = registry.register("alice", "Firefox", KEEP, now=T0)
     later = T0 + KEEP - timedelta(days=1)
-    assert registry.sign_in(key, KEEP, now=later) == "alice"  # a use: kept from here on
+    assert registry.sign_in(key, KEEP, now=later).name == "alice"  # a use: kept from here on
     assert registry.is_kept("alice", KEEP, now=later + KEEP - timedelta(minutes=1))
+    owner = registry.sign_in(key, KEEP, now=later).owner
     lapsed = later + KEEP + timedelta(minutes=1)
     assert not registry.is_kept("alice", KEEP, now=lapsed)
     assert registry.sign_in(key, KEEP, now=lapsed) is None
-    registry.register("alice", "Chromium", KEEP, now=lapsed)  # free again, for someone else
+    new_key = registry.register("alice", "Chromium", KEEP, now=lapsed)  # free again, for someone else
+    assert registry.sign_in(new_key, KEEP, now=lapsed).owner != owner  # not the old holder's
     assert [d.label for d in registry.devices("alice")] == ["Chromium"]
     assert registry.sign_in(key, KEEP, now=lapsed) is None
 
 
 def test_a_device_link_adds_a_device_once(app):
-    registry.register("alice", "Laptop", KEEP, now=T0)
+    laptop_key = registry.register("alice", "Laptop", KEEP, now=T0)
     token = registry.create_link("alice", now=T0)
     name, phone_key = registry.redeem_link(token, "Phone", KEEP, now=T0 + timedelta(minutes=5))
     assert name == "alice"
-    assert registry.sign_in(phone_key, KEEP, now=T0) == "alice"
+    phone, laptop = registry.sign_in(phone_key, KEEP, now=T0), registry.sign_in(laptop_key, KEEP, now=T0)
+    assert phone.name == laptop.name == "alice"
+    assert phone.owner == laptop.owner and phone.device_id != laptop.device_id  # one holder, two devices
     assert registry.redeem_link(token, "Thief", KEEP, now=T0 + timedelta(minutes=6)) is None  # used
     assert [d.label for d in registry.devices("alice")] == ["Laptop", "Phone"]
 
@@ -127,7 +131,7 @@ def test_a_removed_device_is_signed_out_and_the_others_stay(app):
     assert not registry.remove_device("alice", "1")
     assert registry.remove_device("alice", phone_id)
     assert registry.sign_in(phone, KEEP, now=T0) is None
-    assert registry.sign_in(laptop, KEEP, now=T0) == "alice"
+    assert registry.sign_in(laptop, KEEP, now=T0).name == "alice"
 
 
 def test_giving_a_name_up_deletes_its_devices_links_and_calls(app):

@@ -37,6 +37,7 @@ def upgrade():
     op.create_table(
         "registrations",
         sa.Column("name", sa.String(length=32), nullable=False),
+        sa.Column("owner", sa.String(length=64), nullable=False),
         sa.Column("created_at", sa.DateTime(), nullable=False),
         sa.Column("used_at", sa.DateTime(), nullable=False),
         sa.PrimaryKeyConstraint("name"),
