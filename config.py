@@ -138,6 +138,7 @@ class TestingConfig(Config):
     RING_TIMEOUT = 1.0
     GRACE_PERIOD = 1.0
     ASYNC_MODE = "threading"
+    DATABASE_URL = "sqlite://"  # in memory, one per app
 
 
 CONFIGS = {

@@ -20,7 +20,7 @@ import socketio as socketio_server
 from flask import Flask, render_template
 from werkzeug.exceptions import HTTPException, SecurityError, ServiceUnavailable
 
-from chat import signaling, state, web
+from chat import records, signaling, state, web
 from chat.errors import Unavailable
 from chat.extensions import socketio
 from chat.serving import backports
@@ -50,6 +50,8 @@ def create_app(config: Mapping | None = None) -> Flask:
     _check_secret(app)
     check_settings(app.config)
 
+    records.init_app(app)
+    records.upgrade(app)  # the newest schema, before anything reads it
     state.init_app(app)
     socketio.init_app(
         app,

@@ -9,7 +9,7 @@ from chat.names import NAME_RULE
 MESSAGES = {
     "unauthorized": "Join with a name first.",
     "invalid_name": f"A name is {NAME_RULE}.",
-    "name_taken": "That name is in use by someone else. Pick another one.",
+    "name_taken": "That name is registered to someone else. Pick another one.",
     "invalid_payload": "The message is malformed.",
     "payload_too_large": "The message is too large.",
     "unknown_event": "The server does not know that event.",

@@ -468,6 +468,8 @@ class Stack:
             "PUBLIC_URL": os.environ.get("PUBLIC_URL") or self.url.rstrip("/"),
             "TRUSTED_HOSTS": os.environ.get("TRUSTED_HOSTS") or "localhost",
             "REDIS_URL": redis_url(self.redis_port, self.redis_password),
+            # The processes' shared files (the SQLite records): the stack's own folder, gone with it.
+            "INSTANCE_PATH": os.environ.get("INSTANCE_PATH") or str(self.folder / "instance"),
             "PYTHONUNBUFFERED": "1",
             **settings,
         }

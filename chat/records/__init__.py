@@ -10,6 +10,7 @@ revision (chat/records/migrations). Live state stays in the Store.
 - registry.py: what may be done with them
 """
 
+import fcntl
 import os
 from pathlib import Path
 
@@ -44,9 +45,21 @@ def database_url(app: Flask) -> str:
 
 
 def upgrade(app: Flask) -> None:
-    """Bring the database to the newest schema (Alembic's `upgrade head`)."""
+    """Bring the database to the newest schema (Alembic's `upgrade head`), one process at a time.
+
+    PostgreSQL: an advisory lock in migrations/env.py. A SQLite file: a lock
+    on a file beside it, since Alembic runs SQLite's DDL outside a
+    transaction and two processes starting together would both create the
+    tables.
+    """
     with app.app_context():
-        alembic_upgrade(directory=str(MIGRATIONS))
+        database = db.engine.url.database
+        if db.engine.dialect.name != "sqlite" or database in (None, "", ":memory:"):
+            alembic_upgrade(directory=str(MIGRATIONS))
+            return
+        with open(f"{database}.upgrade-lock", "w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file is closed
+            alembic_upgrade(directory=str(MIGRATIONS))
 
 
 def _sqlite_pragmas(connection, _record) -> None:

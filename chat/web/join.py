@@ -1,25 +1,32 @@
-"""Claiming a name (POST /join) and giving it up (POST /leave).
+"""Registering and using a name (POST /join), signing a browser out (POST /leave), giving a name up.
 
-Joining claims the name in the Store for this browser session (its owner
-token) and logs the session in; the sockets it opens later attach to the
-name (chat/signaling/connection.py). Leaving releases it at once and closes
-the session's sockets.
+Joining with a free name registers it to this browser (chat/records: a
+device key in its cookie, chat/web/login.py) and claims it in the Store; a
+name registered to someone else is refused `name_taken`, whether its holder
+is online or not. A browser that holds the name's key joins with it again.
+The sockets the page opens later attach to the name
+(chat/signaling/connection.py).
+
+Leave signs this browser out: its device is removed, and with its last
+device the name is given up. Giving the name up (POST /give-up, confirmed)
+removes it for every device at once.
 """
 
 import logging
 
-from flask import Blueprint, redirect, request, url_for
-from flask_login import current_user, login_user, logout_user
+from flask import Blueprint, Response, make_response, redirect, request, url_for
+from flask_login import current_user
 
 from chat.errors import SignalingError
 from chat.extensions import socketio
 from chat.names import fold_name
+from chat.records import registry
 from chat.signaling.announce import announce_ended, announce_presence
 from chat.signaling.protocol import SIGNED_OUT
 from chat.state import store
 from chat.state.limits import check_rate
 from chat.web.csrf import check_csrf
-from chat.web.login import User, owner_token
+from chat.web.login import device_key, device_label, forget_device_key, give_device_key, keep
 from chat.web.pages import page
 
 log = logging.getLogger(__name__)
@@ -28,7 +35,7 @@ bp = Blueprint("join", __name__)
 
 @bp.post("/join")
 def join():
-    """Take a name for this browser session."""
+    """Take a name for this browser: its own registered name, or a free one registered to it now."""
     check_csrf()
     target = fold_name(request.form.get("next", ""))
     try:
@@ -38,30 +45,76 @@ def join():
     name = fold_name(request.form.get("name", ""))
     if name is None:
         return page(target, error=SignalingError("invalid_name").message, status=400)
-    owner = owner_token()
+    identity = registry.sign_in(device_key(), keep())
+    new_key = None
+    if identity is None or identity.name != name:
+        try:
+            new_key = registry.register(name, device_label(request.headers.get("User-Agent", "")), keep())
+        except SignalingError as err:
+            return page(target, error=err.message, status=err.http_status, typed=name)
+        if identity is not None:  # this browser held another name: it is signed out of that one
+            _sign_out(identity.name, identity.owner, identity.device_id)
+        identity = registry.sign_in(new_key, keep())
     try:
-        ended = store().claim(name, owner)
-    except SignalingError as err:  # name_taken, or unavailable
-        return page(target, error=err.message, status=err.http_status, typed=name)
-    announce_ended(ended)
-    login_user(User(name, owner))
-    announce_presence(name, True)
-    log.info("%s joined", name)
-    return redirect(url_for("pages.invite", raw_name=target) if target else url_for("pages.index"))
+        ended = store().claim(name, identity.owner)
+    except SignalingError as err:  # unavailable (the registration stands: the cookie goes with the page)
+        response = make_response(page(target, error=err.message, status=err.http_status, typed=name))
+    else:
+        announce_ended(ended)
+        announce_presence(name, True)
+        log.info("%s joined", name)
+        response = redirect(url_for("pages.invite", raw_name=target) if target else url_for("pages.index"))
+    return _with_key(response, new_key)
 
 
 @bp.post("/leave")
 def leave():
-    """Give the name up at once and close this user's sockets."""
+    """Sign this browser out: its device is removed; with the last one, the name is given up."""
     check_csrf()
     if current_user.is_authenticated:
+        _sign_out(current_user.name, current_user.owner, current_user.device_id)
+    response = redirect(url_for("pages.index"))
+    forget_device_key(response)
+    return response
+
+
+@bp.post("/give-up")
+def give_up():
+    """Give the name up for good, on every device (the form confirms it)."""
+    check_csrf()
+    if current_user.is_authenticated and request.form.get("confirm") == current_user.name:
         name = current_user.name
-        sids, ended = store().release(name, current_user.owner)
-        announce_ended(ended)
-        announce_presence(name, False)
-        for sid in sids:
-            socketio.emit(SIGNED_OUT, {"reason": "left"}, to=sid)
-            socketio.server.disconnect(sid)
-        logout_user()
-        log.info("%s left", name)
+        registry.give_up(name)
+        _release(name, current_user.owner)
+        log.info("%s was given up", name)
+        response = redirect(url_for("pages.index"))
+        forget_device_key(response)
+        return response
     return redirect(url_for("pages.index"))
+
+
+def _sign_out(name: str, owner: str, device_id: int) -> None:
+    registry.remove_device(name, device_id)
+    if registry.devices(name):
+        # Other devices keep the name. This one's key no longer signs in: its other tabs are
+        # signed out at their next request or reconnect.
+        log.info("%s signed a device out", name)
+        return
+    registry.give_up(name)
+    _release(name, owner)
+    log.info("%s left", name)
+
+
+def _release(name: str, owner: str) -> None:
+    sids, ended = store().release(name, owner)
+    announce_ended(ended)
+    announce_presence(name, False)
+    for sid in sids:
+        socketio.emit(SIGNED_OUT, {"reason": "left"}, to=sid)
+        socketio.server.disconnect(sid)
+
+
+def _with_key(response: Response, key: str | None) -> Response:
+    if key is not None:
+        give_device_key(response, key)
+    return response

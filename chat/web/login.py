@@ -1,46 +1,85 @@
-"""Who is who: the logged-in user of a browser session (Flask-Login), and its owner token."""
+"""Who is who: the device key a browser holds (its cookie) names the user (Flask-Login).
 
-import secrets
+Joining registers a name to this browser and gives it a long-lived random
+key, in the DEVICE_COOKIE (HttpOnly, SameSite=Lax, Secure in production);
+the records keep its digest (chat/records). Every request and every socket
+connect is signed in from that cookie alone, through Flask-Login's
+request_loader: a restart of the app, or days away, change nothing, and a
+device whose key was removed is signed out at its next request.
+"""
 
-from flask import session
+from datetime import timedelta
+
+from flask import Response, current_app, request
 from flask_login import LoginManager, UserMixin
 
+from chat.records import registry
+from chat.records.registry import Identity
 from chat.state import store
 
 login_manager = LoginManager()
+DEVICE_COOKIE = "videocall_device"
 
 
 class User(UserMixin):
-    """A browser session that holds a name; `owner` is its secret token."""
+    """A browser signed in as `name`; `owner` is the name's holder in the Store, for all its devices."""
 
-    def __init__(self, name: str, owner: str):
-        self.name = name
-        self.owner = owner
+    def __init__(self, identity: Identity):
+        self.name = identity.name
+        self.owner = identity.owner
+        self.device_id = identity.device_id
 
     def get_id(self) -> str:
-        return f"{self.name}:{self.owner}"
+        return str(self.device_id)
 
 
-@login_manager.user_loader
-def load_user(user_id: str) -> User | None:
-    """Return the user unless the name was left or someone else has taken it since.
-
-    A free name still counts as this user's (the server may have restarted
-    and forgotten who held it), unless this user left it: an old copy of
-    the cookie must not undo a Leave.
-    """
-    name, _, owner = user_id.partition(":")
-    if not owner:
+@login_manager.request_loader
+def load_user(request_) -> User | None:
+    """The user whose device key the request's cookie holds, unless someone else holds the name live."""
+    identity = registry.sign_in(request_.cookies.get(DEVICE_COOKIE), keep())
+    if identity is None:
         return None
-    names = store()
-    holder = names.holder(name)
-    if holder == owner or (holder is None and not names.has_left(name, owner)):
-        return User(name, owner)
-    return None
+    holder = store().holder(identity.name)
+    if holder is not None and holder != identity.owner:
+        return None
+    return User(identity)
 
 
-def owner_token() -> str:
-    """Return this browser session's owner token, making one if needed."""
-    if "owner" not in session:
-        session["owner"] = secrets.token_urlsafe(18)
-    return session["owner"]
+def keep() -> timedelta:
+    """How long a registered name is kept unused (NAME_KEEP_DAYS)."""
+    return timedelta(days=current_app.config["NAME_KEEP_DAYS"])
+
+
+def give_device_key(response: Response, key: str) -> None:
+    """Have the browser keep `key` for as long as the name is kept."""
+    response.set_cookie(
+        DEVICE_COOKIE,
+        key,
+        max_age=int(keep().total_seconds()),
+        httponly=True,
+        secure=current_app.config.get("SESSION_COOKIE_SECURE", False),
+        samesite="Lax",
+    )
+
+
+def forget_device_key(response: Response) -> None:
+    response.delete_cookie(
+        DEVICE_COOKIE,
+        httponly=True,
+        secure=current_app.config.get("SESSION_COOKIE_SECURE", False),
+        samesite="Lax",
+    )
+
+
+def device_key() -> str | None:
+    return request.cookies.get(DEVICE_COOKIE)
+
+
+def device_label(user_agent: str) -> str:
+    """A short name for a device, from its User-Agent: "Firefox on Linux"."""
+    browsers = (("Edg/", "Edge"), ("Firefox/", "Firefox"), ("Chrome/", "Chrome"), ("Safari/", "Safari"))
+    systems = (("Android", "Android"), ("iPhone", "iPhone"), ("iPad", "iPad"), ("Windows", "Windows"),
+               ("Mac OS", "macOS"), ("Linux", "Linux"))  # fmt: skip
+    browser = next((label for token, label in browsers if token in user_agent), "A browser")
+    system = next((label for token, label in systems if token in user_agent), None)
+    return f"{browser} on {system}" if system else browser

@@ -4,6 +4,7 @@ import random
 
 import pytest
 
+from chat.records import registry
 from tests.support.app_clients import CSRF, events, join, socket_client, wait_for
 
 OFFER = {"type": "offer", "sdp": "v=0\r\no=- 1 2 IN IP4 127.0.0.1\r\n"}
@@ -61,15 +62,18 @@ def test_connect_says_hello_with_the_name(connect):
     assert events(alice, "hello") == [{"name": "alice", "call": None}]
 
 
-def test_a_browser_whose_name_was_taken_cannot_connect(app, connect):
+def test_a_browser_whose_name_was_given_up_cannot_connect(app, connect):
     alice = connect("alice")
     http = alice.http
     alice.disconnect()
+    with app.app_context():
+        registry.give_up("alice")  # from another device of hers (POST /give-up there)
     store = app.extensions["chat.store"]
     store.release("alice", store.holder("alice"))
-    connect("alice")  # someone else takes the name
     stale = socket_client(app, http)
     assert not stale.is_connected()
+    connect("alice")  # the name is free: someone else registers it
+    assert not socket_client(app, http).is_connected()
 
 
 def test_reconnect_inside_the_grace_period_keeps_the_name(app, connect):
@@ -81,7 +85,7 @@ def test_reconnect_inside_the_grace_period_keeps_the_name(app, connect):
     assert events(alice, "hello")[-1]["name"] == "alice"
 
 
-def test_the_name_is_free_after_the_grace_period(app, connect):
+def test_after_the_grace_period_the_name_is_offline_and_still_hers(app, connect):
     alice = connect("alice")
     bob = connect("bob")
     assert send(bob, "watch", {"name": "alice"}) == {"ok": True, "name": "alice", "online": True}
@@ -89,7 +93,8 @@ def test_the_name_is_free_after_the_grace_period(app, connect):
     alice.disconnect()
     assert wait_for(bob, "presence") == {"name": "alice", "online": False}
     assert app.extensions["chat.store"].holder("alice") is None
-    assert join(app.test_client(), "alice").status_code == 302
+    assert join(app.test_client(), "alice").status_code == 409  # registered to her browser
+    assert join(alice.http, "alice").status_code == 302
 
 
 def test_every_tab_of_a_user_rings_and_one_answer_stops_all(connect):
@@ -369,8 +374,8 @@ def test_watch_follows_one_name_at_a_time(app, connect):
     alice.disconnect()
     assert wait_for(dave, "presence") == {"name": "alice", "online": False}
     assert app.extensions["chat.store"].holder("alice") is None
-    # And she joins and leaves by the form once more.
-    alice_http = app.test_client()
+    # And she joins (her browser holds the name) and leaves by the form once more.
+    alice_http = alice.http
     assert join(alice_http, "alice").status_code == 302
     assert alice_http.post("/leave", data={"csrf_token": CSRF}).status_code == 302
     assert events(dave, "presence") == [{"name": "alice", "online": True}, {"name": "alice", "online": False}]

@@ -73,7 +73,7 @@ def test_too_many_ice_server_fetches_are_refused_per_user():
     }
     # Another tab of alice's shares her count; bob has his own.
     other_tab = app.test_client()
-    other_tab.set_cookie("session", alice.get_cookie("session").value)
+    other_tab.set_cookie("videocall_device", alice.get_cookie("videocall_device").value)
     assert other_tab.get("/ice-servers").status_code == 429
     response = bob.get("/ice-servers")
     assert response.status_code == 200

@@ -51,7 +51,7 @@ def test_join_refuses_a_name_held_by_another_browser(app):
     join(first, "alice")
     response = join(second, "ALICE")
     assert response.status_code == 409
-    assert "in use by someone else" in response.get_data(as_text=True)
+    assert "registered to someone else" in response.get_data(as_text=True)
     assert "Your ID: alice" in first.get("/").get_data(as_text=True)
     assert "Your ID:" not in second.get("/").get_data(as_text=True)
 
@@ -112,15 +112,15 @@ def test_leave_frees_the_name_at_once(app, client):
 
 def test_an_old_copy_of_the_cookie_does_not_undo_a_leave(app, client):
     join(client, "alice")
-    old_cookie = client.get_cookie("session").value
+    old_cookie = client.get_cookie("videocall_device").value
     client.post("/leave", data={"csrf_token": CSRF})
-    # Another tab, or a request that raced the logout, still sends the old cookie.
+    # Another tab, or a request that raced the logout, still sends the old device key.
     late_tab = app.test_client()
-    late_tab.set_cookie("session", old_cookie)
+    late_tab.set_cookie("videocall_device", old_cookie)
     assert "Your ID:" not in late_tab.get("/").get_data(as_text=True)
     assert not socket_client(app, late_tab).is_connected()
     assert app.extensions["chat.store"].holder("alice") is None
-    # Joining again from that browser takes the name back.
+    # Leave gave the name up (its only device): joining again from that browser registers it anew.
     assert join(late_tab, "alice").status_code == 302
     assert "Your ID: alice" in late_tab.get("/").get_data(as_text=True)
 
@@ -137,13 +137,16 @@ def test_leave_needs_the_csrf_token(app, client):
     assert app.extensions["chat.store"].holder("alice") is not None
 
 
-def test_a_browser_whose_name_was_taken_is_logged_out(app, client):
-    store = app.extensions["chat.store"]
+def test_a_registered_name_is_refused_to_another_browser_online_or_not(app, client):
     join(client, "alice")
-    owner = store.holder("alice")
-    store.release("alice", owner)
-    join(app.test_client(), "alice")
-    assert "Your ID:" not in client.get("/").get_data(as_text=True)
+    online = join(app.test_client(), "alice")
+    store = app.extensions["chat.store"]
+    store.release("alice", store.holder("alice"))  # she is offline, past her grace period
+    offline = join(app.test_client(), "alice")
+    assert online.status_code == offline.status_code == 409
+    message = "That name is registered to someone else. Pick another one."
+    assert message in online.get_data(as_text=True) and message in offline.get_data(as_text=True)
+    assert "Your ID: alice" in client.get("/").get_data(as_text=True)  # still hers
 
 
 def test_production_refuses_to_start_without_a_secret_key(monkeypatch):
@@ -160,11 +163,11 @@ def test_development_without_a_secret_key_keeps_one_in_the_instance_folder(tmp_p
     assert kept.stat().st_mode & 0o777 == 0o600
     client = first.test_client()
     join(client, "alice")
-    again = create_app(settings)  # a restart of `make run`: the same key, the cookie still signs in
+    again = create_app(settings)  # a restart of `make run`: the same key and records
     assert again.config["SECRET_KEY"] == first.config["SECRET_KEY"]
-    cookie = client.get_cookie("session")
     restarted = again.test_client()
-    restarted.set_cookie(cookie.key, cookie.value)
+    for name in ("session", "videocall_device"):
+        restarted.set_cookie(name, client.get_cookie(name).value)
     assert "Your ID:" in restarted.get("/").get_data(as_text=True)
     other = create_app({**settings, "INSTANCE_PATH": str(tmp_path / "elsewhere")})
     assert other.config["SECRET_KEY"] != first.config["SECRET_KEY"]

@@ -8,7 +8,9 @@ stack` renders it). No REDIS_URL: the routing is nginx's, whatever the state.
 
 import os
 import re
+import shutil
 import signal
+import tempfile
 import time
 from pathlib import Path
 
@@ -38,7 +40,10 @@ class Site:
             "PROXY_HOPS": "1",
             "PUBLIC_URL": self.url,
             "TRUSTED_HOSTS": "127.0.0.1",
+            # Shared, as /var/lib/videocall is on one host: a name registered through one is known to both.
+            "INSTANCE_PATH": tempfile.mkdtemp(prefix="site-instance-"),
         }
+        self.instance = settings["INSTANCE_PATH"]
         self.apps: list[LiveServer] = []
         self.nginx = None
         try:
@@ -80,6 +85,7 @@ class Site:
             app.stop()
         if hasattr(self, "http"):
             self.http.close()
+        shutil.rmtree(self.instance, ignore_errors=True)
 
 
 @pytest.fixture

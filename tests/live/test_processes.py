@@ -114,7 +114,7 @@ def test_a_call_survives_a_sigkill_and_restart_of_a_process(service):
         bob.close()
 
 
-def test_the_name_of_a_user_of_a_killed_process_who_never_comes_back_is_freed():
+def test_a_user_of_a_killed_process_who_never_comes_back_goes_offline_and_keeps_the_name():
     service = Service(GRACE_PERIOD="2")
     carol = Client(service[1], "carol")
     watcher = Client(service[0], "watcher")
@@ -125,7 +125,8 @@ def test_the_name_of_a_user_of_a_killed_process_who_never_comes_back_is_freed():
         # PROCESS_TIMEOUT (2 s) until process 0 detaches carol's socket, then GRACE_PERIOD (2 s).
         assert watcher.wait_for("presence", timeout=10) == {"name": "carol", "online": False}
         assert time.monotonic() - killed >= 3.5
-        assert join_status(service[0], "carol") == 302
+        assert join_status(service[0], "carol") == 409  # registered to her browser
+        assert join_status(service[0], "carol", http=carol.http) == 302
     finally:
         watcher.close()
         carol.close()

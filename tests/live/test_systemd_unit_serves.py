@@ -52,7 +52,7 @@ def env_file(text: str) -> dict[str, str]:
     return {name.strip(): value.strip() for name, value in pairs}
 
 
-def test_the_units_command_with_the_environment_file_serves_and_stops_on_sigterm():
+def test_the_units_command_with_the_environment_file_serves_and_stops_on_sigterm(tmp_path):
     """What systemd would run: ExecStart in WorkingDirectory with EnvironmentFile's settings."""
     service = unit()["Service"]
     command = service["ExecStart"].split()
@@ -70,7 +70,10 @@ def test_the_units_command_with_the_environment_file_serves_and_stops_on_sigterm
         "SECRET_KEY": "filled-in-secret",
         "TURN_SECRET": "filled-in-turn-secret",
         "GUNICORN_BIND": f"127.0.0.1:{port}",
+        # StateDirectory=, which systemd would make: here a folder of the test's.
+        "INSTANCE_PATH": str(tmp_path),
     }
+    assert service["StateDirectory"] == "videocall"
     proc = subprocess.Popen(
         [GUNICORN, *command[1:]], cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
     )
@@ -167,7 +170,9 @@ class Browser:
         return self.request("POST", port, "/join", data={"name": name, "csrf_token": token})
 
 
-def test_the_templates_instances_with_the_environment_file_and_redis_serve_as_one_service(shipped_redis):
+def test_the_templates_instances_with_the_environment_file_and_redis_serve_as_one_service(
+    shipped_redis, tmp_path
+):
     """Two instances, each on its port, one state: a name joined at one is taken at the other."""
     redis_port, password = shipped_redis
     service = unit(TEMPLATE)["Service"]
@@ -187,6 +192,8 @@ def test_the_templates_instances_with_the_environment_file_and_redis_serve_as_on
         for port in ports:
             env = {"PATH": os.environ["PATH"], **unit_environment(service, str(port), text)}
             assert env["PORT"] == str(port) and "GUNICORN_BIND" not in env
+            assert env["INSTANCE_PATH"] == "/var/lib/videocall" and service["StateDirectory"] == "videocall"
+            env["INSTANCE_PATH"] = str(tmp_path)  # the state directory both instances share
             procs.append(
                 subprocess.Popen(
                     [GUNICORN, *command[1:]],

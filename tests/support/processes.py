@@ -1,5 +1,7 @@
 """Several app processes sharing one real Redis, and sockets that come and go between them."""
 
+import shutil
+import tempfile
 import threading
 
 import requests
@@ -22,7 +24,9 @@ class Service:
     def __init__(self, server: str = "embedded", redis_password: str | None = None, **settings: str):
         self.redis = RedisServer(password=redis_password)
         self.kind = server
-        self.settings = {**TIMERS, "REDIS_URL": self.redis.url, **settings}
+        # One folder of app files (the SQLite records) for both, as processes on one host share it.
+        self.instance = tempfile.mkdtemp(prefix="service-instance-")
+        self.settings = {**TIMERS, "REDIS_URL": self.redis.url, "INSTANCE_PATH": self.instance, **settings}
         self.processes: list[LiveServer | None] = [None, None]
         self.ports: list[int | None] = [None, None]
         for index in range(2):
@@ -69,6 +73,7 @@ class Service:
             if live is not None:
                 live.stop()
         self.redis.close()
+        shutil.rmtree(self.instance, ignore_errors=True)
 
 
 class Socket:
@@ -98,10 +103,14 @@ class Socket:
         self.sio.disconnect()
 
 
-def join_status(server: LiveServer, name: str) -> int:
-    http = requests.Session()
-    page = http.get(server.url + "/").text
+def join_status(server: LiveServer, name: str, http: requests.Session | None = None) -> int:
+    """The status of a join as `name` from a new browser, or from the one behind `http`."""
+    browser = http or requests.Session()
+    page = browser.get(server.url + "/").text
     token = page.split('name="csrf_token" value="', 1)[1].split('"', 1)[0]
-    status = http.post(server.url + "/join", data={"name": name, "csrf_token": token}, allow_redirects=False)
-    http.close()
+    status = browser.post(
+        server.url + "/join", data={"name": name, "csrf_token": token}, allow_redirects=False
+    )
+    if http is None:
+        browser.close()
     return status.status_code

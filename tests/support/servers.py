@@ -1,6 +1,7 @@
 """The real server (`python wsgi.py`, eventlet, or gunicorn) in a subprocess on a free port."""
 
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -62,7 +63,17 @@ class LiveServer:
         """Start `server` (a key of COMMANDS), or `command` instead, with `settings` in its env."""
         self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        env = {**os.environ, **BASE_ENV, "PORT": str(self.port), **SERVER_ENV.get(server, {}), **settings}
+        # The app's files (its SQLite records) in a folder of this server's, unless given one to share.
+        self._instance = None if "INSTANCE_PATH" in settings else tempfile.mkdtemp(prefix="app-instance-")
+        instance = {"INSTANCE_PATH": self._instance} if self._instance else {}
+        env = {
+            **os.environ,
+            **BASE_ENV,
+            "PORT": str(self.port),
+            **SERVER_ENV.get(server, {}),
+            **instance,
+            **settings,
+        }
         self._log = tempfile.TemporaryFile("w+", encoding="utf-8")  # noqa: SIM115 (closed in stop)
         self.proc = subprocess.Popen(
             command or COMMANDS[server], cwd=ROOT, env=env, stdout=self._log, stderr=subprocess.STDOUT
@@ -106,3 +117,5 @@ class LiveServer:
     def stop(self) -> None:
         end_process(self.proc)
         self._log.close()
+        if self._instance:
+            shutil.rmtree(self._instance, ignore_errors=True)

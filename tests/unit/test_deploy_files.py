@@ -97,10 +97,13 @@ def test_the_template_runs_like_the_one_process_unit_but_on_its_port_after_redis
     single, template = unit_file(UNIT), unit_file(TEMPLATE)
     service = dict(template["Service"])
     # The instance name is the port, and GUNICORN_BIND (which gunicorn.conf.py prefers) cannot override it.
-    assert service.pop("Environment") == "PORT=%i"
+    assert service.pop("Environment") == "PORT=%i INSTANCE_PATH=/var/lib/videocall"
     assert service.pop("UnsetEnvironment") == "GUNICORN_BIND"
-    # Everything else, the hardening first, as the one-process unit has it.
-    assert service == dict(single["Service"])
+    # Everything else, the hardening and the state directory first, as the one-process unit has it.
+    one = dict(single["Service"])
+    assert one.pop("Environment") == "INSTANCE_PATH=/var/lib/videocall"
+    assert service == one
+    assert service["StateDirectory"] == "videocall" and service["ProtectSystem"] == "strict"
     assert dict(template["Install"]) == dict(single["Install"])
     unit = template["Unit"]
     assert "redis-server.service" in unit["After"].split()

@@ -7,6 +7,9 @@ which would switch off every logger that exists already.
 
 from alembic import context
 from flask import current_app
+from sqlalchemy import text
+
+UPGRADE_LOCK = 0x76696465  # "vide": the advisory lock that serializes upgrades
 
 database = current_app.extensions["migrate"].db
 metadata = database.metadata
@@ -28,6 +31,9 @@ def run_online() -> None:
             **current_app.extensions["migrate"].configure_args,
         )
         with context.begin_transaction():
+            if connection.dialect.name == "postgresql":
+                # Processes that start together upgrade one at a time (released at the commit).
+                connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": UPGRADE_LOCK})
             context.run_migrations()
 
 

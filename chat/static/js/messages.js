@@ -8,7 +8,7 @@ export const TEXTS = Object.freeze({
   error: Object.freeze({
     unauthorized: "Join with a name first.",
     invalid_name: "A name is 1 to 32 characters: letters a-z, digits 0-9, dot, underscore or hyphen.",
-    name_taken: "That name is in use by someone else. Pick another one.",
+    name_taken: "That name is registered to someone else. Pick another one.",
     invalid_payload: "The message is malformed.",
     payload_too_large: "The message is too large.",
     unknown_event: "The server does not know that event.",
