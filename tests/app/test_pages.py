@@ -1,8 +1,11 @@
 """Pages: join, leave, invite links, presence."""
 
+from datetime import timedelta
+
 import pytest
 
 from chat import create_app
+from chat.records import registry
 from chat.state.memory import MemoryStore
 from tests.support.app_clients import CSRF, join, socket_client
 
@@ -176,3 +179,27 @@ def test_development_without_a_secret_key_keeps_one_in_the_instance_folder(tmp_p
 def test_an_unknown_app_env_is_refused():
     with pytest.raises(RuntimeError, match="APP_ENV"):
         create_app({"APP_ENV": "staging"})
+
+
+def test_give_up_needs_the_name_typed_and_then_frees_it_for_everyone(app, client):
+    join(client, "alice")
+    assert client.post("/give-up", data={"csrf_token": CSRF, "confirm": "bob"}).status_code == 302
+    assert "Your ID: alice" in client.get("/").get_data(as_text=True)  # not confirmed: nothing changed
+    assert client.post("/give-up", data={"confirm": "alice"}).status_code == 400  # no CSRF token
+    assert client.post("/give-up", data={"csrf_token": CSRF, "confirm": "alice"}).status_code == 302
+    assert "Your ID:" not in client.get("/").get_data(as_text=True)
+    assert app.extensions["chat.store"].holder("alice") is None
+    assert join(app.test_client(), "alice").status_code == 302  # free for someone else
+
+
+def test_leave_on_one_of_two_devices_keeps_the_name_on_the_other(app, client):
+    join(client, "alice")
+    with app.app_context():
+        _, key = registry.redeem_link(registry.create_link("alice"), "Phone", timedelta(days=90))
+    phone = app.test_client()
+    phone.set_cookie("videocall_device", key)
+    assert "Your ID: alice" in phone.get("/").get_data(as_text=True)
+    assert client.post("/leave", data={"csrf_token": CSRF}).status_code == 302
+    assert "Your ID:" not in client.get("/").get_data(as_text=True)
+    assert "Your ID: alice" in phone.get("/").get_data(as_text=True)
+    assert join(app.test_client(), "alice").status_code == 409  # still registered, to the phone
