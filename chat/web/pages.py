@@ -4,6 +4,7 @@ from flask import Blueprint, abort, current_app, render_template, request, url_f
 from flask_login import current_user
 
 from chat.names import NAME_RULE, fold_name
+from chat.records import registry
 from chat.state import store
 
 bp = Blueprint("pages", __name__)
@@ -47,5 +48,6 @@ def page(target: str | None, error: str | None = None, status: int = 200, typed:
         name_rule=NAME_RULE,
         has_turn=bool(current_app.config["TURN_URLS"]),
         relay_only=current_app.config["ICE_TRANSPORT_POLICY"] == "relay",
+        devices=registry.devices(user.name) if user else [],
     )
     return html, status

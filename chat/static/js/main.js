@@ -7,6 +7,7 @@ import { endedText, errorText } from "./messages.js";
 import { PeerSession } from "./peer.js";
 import { startRinging, stopRinging } from "./ringer.js";
 import { connectSignaling } from "./signaling.js";
+import "./devices.js";
 import * as ui from "./ui.js";
 
 const root = document.getElementById("app");

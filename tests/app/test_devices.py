@@ -1,0 +1,56 @@
+"""Another device for a name: one-time links, the device list, removal."""
+
+from chat.records import registry
+from tests.support.app_clients import CSRF, join, socket_client
+
+
+def make_link(client):
+    with client.session_transaction() as session:
+        session["csrf"] = CSRF
+    return client.post("/devices/link", data={"csrf_token": CSRF})
+
+
+def test_a_device_link_signs_another_browser_in_once(app, client):
+    join(client, "alice")
+    reply = make_link(client)
+    assert reply.status_code == 200
+    link = reply.get_json()
+    assert link["ok"] is True and link["expires_in"] == 600
+    path = link["url"].split("localhost", 1)[1]
+    assert path.startswith("/device/")
+    phone = app.test_client()
+    used = phone.get(path, headers={"User-Agent": "Mozilla/5.0 (Linux; Android 14) Chrome/131.0 Mobile"})
+    assert used.status_code == 302
+    assert "Your ID: alice" in phone.get("/").get_data(as_text=True)
+    assert socket_client(app, phone).is_connected()
+    page = client.get("/").get_data(as_text=True)
+    assert "Chrome on Android" in page and "(this browser)" in page
+    thief = app.test_client()
+    again = thief.get(path)
+    assert again.status_code == 410
+    assert "has been used or has expired" in again.get_data(as_text=True)
+    assert "Your ID:" not in thief.get("/").get_data(as_text=True)
+
+
+def test_only_a_signed_in_user_makes_links_and_forged_ones_change_nothing(app, client):
+    assert make_link(client).status_code == 401
+    assert client.post("/devices/link", data={}).status_code == 400  # no CSRF token
+    assert app.test_client().get("/device/forged-token").status_code == 410
+    with app.app_context():
+        assert registry.devices("alice") == []
+
+
+def test_a_removed_device_is_signed_out_and_cannot_remove_itself_this_way(app, client):
+    join(client, "alice")
+    path = make_link(client).get_json()["url"].split("localhost", 1)[1]
+    phone = app.test_client()
+    phone.get(path)
+    with app.app_context():
+        laptop_id, phone_id = (d.id for d in registry.devices("alice"))
+    assert client.post(f"/devices/{laptop_id}/remove", data={"csrf_token": CSRF}).status_code == 302
+    assert "Your ID: alice" in client.get("/").get_data(as_text=True)  # not this way: that is Leave
+    assert phone.post(f"/devices/{laptop_id}/remove", data={}).status_code == 400  # no CSRF token
+    assert client.post(f"/devices/{phone_id}/remove", data={"csrf_token": CSRF}).status_code == 302
+    assert "Your ID:" not in phone.get("/").get_data(as_text=True)
+    assert not socket_client(app, phone).is_connected()
+    assert "Your ID: alice" in client.get("/").get_data(as_text=True)
