@@ -23,4 +23,5 @@ if (button && shown) {
       button.disabled = false;
     }
   });
+  button.disabled = false;
 }
