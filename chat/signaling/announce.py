@@ -1,4 +1,4 @@
-"""Telling the clients what has changed: a call has ended, a name came or went.
+"""Telling the clients what has changed: a call has ended, a name came or went, a device is signed out.
 
 Both the Socket.IO handlers and the pages end calls (Leave does, and so does
 a new join that takes over a name), so the announcements live here rather
@@ -8,7 +8,7 @@ than in either of them.
 import logging
 
 from chat.extensions import socketio
-from chat.signaling.protocol import CALL_ENDED, PRESENCE, presence_room, user_room
+from chat.signaling.protocol import CALL_ENDED, PRESENCE, SIGNED_OUT, presence_room, user_room
 from chat.state.store import Ended
 
 log = logging.getLogger(__name__)
@@ -27,3 +27,15 @@ def announce_ended(ended: Ended | None) -> None:
 def announce_presence(name: str, online: bool) -> None:
     """Tell the sockets watching `name` whether it is online."""
     socketio.emit(PRESENCE, {"name": name, "online": online}, to=presence_room(name))
+
+
+def sign_out(sids: list[str], reason: str) -> None:
+    """Tell sockets (of any process) that their browser is signed out, and disconnect them.
+
+    `reason`: "left" (Leave, or the name given up) or "removed" (another
+    device of the name removed this one). Both go through the message queue
+    to the process that holds the socket, in this order.
+    """
+    for sid in sids:
+        socketio.emit(SIGNED_OUT, {"reason": reason}, to=sid)
+        socketio.server.disconnect(sid)

@@ -29,11 +29,12 @@ def on_connect(auth: object = None) -> None:
         if not current_user.is_authenticated:
             raise SignalingError("unauthorized")
         name = current_user.name
-        ended = store().attach(name, current_user.owner, request.sid)
+        device = str(current_user.device_id)
+        ended = store().attach(name, current_user.owner, request.sid, device)
     except SignalingError as err:
         raise ConnectionRefusedError(err.code, err.as_ack()) from None
     announce_ended(ended)
-    senders().add(Sender(name, request.sid, request.remote_addr, current_user.owner))
+    senders().add(Sender(name, request.sid, request.remote_addr, current_user.owner, device))
     join_room(user_room(name))
     announce_presence(name, True)
     log.info("%s connected: socket %s", name, request.sid)

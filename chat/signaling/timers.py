@@ -84,7 +84,7 @@ def _beat() -> None:
     # Redis does not know this process's sockets (it lost its data): claim their names again.
     for sender in senders():
         try:
-            announce_ended(store().attach(sender.name, sender.owner, sender.sid))
+            announce_ended(store().attach(sender.name, sender.owner, sender.sid, sender.device))
         except Unavailable:
             raise
         except SignalingError as err:  # someone else holds the name now: this socket may not act as it

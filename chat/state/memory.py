@@ -13,7 +13,7 @@ from chat.state.store import GRACE, RING, RINGING, Call, Deliver, Ended
 @dataclass
 class _Holder:
     owner: str
-    sids: set[str] = field(default_factory=set)
+    sids: dict[str, str] = field(default_factory=dict)  # socket id -> the device it was attached from
     away_since: float | None = None
 
 
@@ -47,10 +47,10 @@ class MemoryStore:
             holder = self._holders.get(name)
             return holder.owner if holder and not self._expired(holder) else None
 
-    def attach(self, name: str, owner: str, sid: str) -> Ended | None:
+    def attach(self, name: str, owner: str, sid: str, device: str = "") -> Ended | None:
         with self._lock:
             holder, ended = self._claim(name, owner)
-            holder.sids.add(sid)
+            holder.sids[sid] = device
             holder.away_since = None
             self._deadlines.pop((GRACE, name), None)
             return ended
@@ -60,16 +60,18 @@ class MemoryStore:
             holder = self._holders.get(name)
             if holder is None or sid not in holder.sids:
                 return None
-            holder.sids.discard(sid)
+            del holder.sids[sid]
             if not holder.sids:
                 holder.away_since = self._clock()
                 self._deadlines[GRACE, name] = holder.away_since + self._grace
             return len(holder.sids)
 
-    def sids(self, name: str) -> list[str]:
+    def sids(self, name: str, device: str | None = None) -> list[str]:
         with self._lock:
             holder = self._holders.get(name)
-            return sorted(holder.sids) if holder else []
+            if holder is None:
+                return []
+            return sorted(sid for sid, on in holder.sids.items() if device is None or on == device)
 
     def release(self, name: str, owner: str) -> tuple[list[str], Ended | None]:
         with self._lock:

@@ -5,7 +5,8 @@
 -- Keys (prefix "chat:" by default):
 --   <p>holder:<name>   hash   owner, away (seconds since the epoch when its
 --                             last socket went, "" while one is connected)
---   <p>sids:<name>     set    the connected socket ids of the name
+--   <p>sockets:<name>  hash   the connected socket ids of the name, each to
+--                             the device it was attached from
 --   <p>left:<name>     hash   owner, at: who left the name last, and when
 --   <p>call:<id>       hash   caller, callee, state, epoch
 --   <p>call_of:<name>  string the id of the call the name is in
@@ -55,7 +56,7 @@ local function holder_of(name)
 end
 
 local function expired(name, holder)
-  if holder.away == '' or redis.call('SCARD', key('sids', name)) > 0 then return false end
+  if holder.away == '' or redis.call('HLEN', key('sockets', name)) > 0 then return false end
   return now - tonumber(holder.away) >= grace
 end
 
@@ -85,7 +86,7 @@ end
 
 -- Forget `name` (its holder, sockets and grace deadline) and end its call.
 local function drop(name, reason)
-  redis.call('DEL', key('holder', name), key('sids', name))
+  redis.call('DEL', key('holder', name), key('sockets', name))
   redis.call('ZREM', DEADLINES, 'grace:' .. name)
   local id = redis.call('GET', key('call_of', name))
   if id then return end_call(id, reason, name) end
@@ -145,10 +146,10 @@ function ops.holder(name)
   return cjson.encode({owner = holder.owner})
 end
 
-function ops.attach(name, owner, sid)
+function ops.attach(name, owner, sid, device)
   local err, ended = claim(name, owner)
   if err then return refuse(err) end
-  redis.call('SADD', key('sids', name), sid)
+  redis.call('HSET', key('sockets', name), sid, device)
   redis.call('SADD', key('process', process), name .. ' ' .. sid)
   redis.call('HSET', key('holder', name), 'away', '')
   redis.call('ZREM', DEADLINES, 'grace:' .. name)
@@ -158,8 +159,8 @@ end
 -- Forget socket `sid` of `name`, attached through process `via`; nil if it was not attached.
 local function detach(name, sid, via)
   redis.call('SREM', key('process', via), name .. ' ' .. sid)
-  if not holder_of(name) or redis.call('SREM', key('sids', name), sid) == 0 then return nil end
-  local left = redis.call('SCARD', key('sids', name))
+  if not holder_of(name) or redis.call('HDEL', key('sockets', name), sid) == 0 then return nil end
+  local left = redis.call('HLEN', key('sockets', name))
   if left == 0 then
     redis.call('HSET', key('holder', name), 'away', num(now))
     await_grace(name, now)
@@ -174,7 +175,7 @@ end
 function ops.release(name, owner)
   local holder = holder_of(name)
   if not holder or holder.owner ~= owner then return cjson.encode({sids = {}}) end
-  local sids = redis.call('SMEMBERS', key('sids', name))
+  local sids = redis.call('HKEYS', key('sockets', name))
   redis.call('HSET', key('left', name), 'owner', owner, 'at', num(now))
   redis.call('PEXPIRE', key('left', name), math.ceil(left_memory * 1000))
   return cjson.encode({sids = sids, ended = drop(name, 'left')})
@@ -192,7 +193,7 @@ function ops.expire(name)
     return cjson.encode({released = false})
   end
   if not expired(name, holder) then
-    if holder.away ~= '' and redis.call('SCARD', key('sids', name)) == 0 then
+    if holder.away ~= '' and redis.call('HLEN', key('sockets', name)) == 0 then
       await_grace(name, tonumber(holder.away))  -- not yet: due again when it is
     else
       redis.call('ZREM', DEADLINES, 'grace:' .. name)

@@ -95,8 +95,8 @@ class RedisStore:
     def holder(self, name: str) -> str | None:
         return self._run("holder", name).get("owner")
 
-    def attach(self, name: str, owner: str, sid: str) -> Ended | None:
-        ended = _ended(self._run("attach", name, owner, sid).get("ended"))
+    def attach(self, name: str, owner: str, sid: str, device: str = "") -> Ended | None:
+        ended = _ended(self._run("attach", name, owner, sid, device).get("ended"))
         self.channels.watch(name, sid)
         return ended
 
@@ -108,13 +108,13 @@ class RedisStore:
             self._undone.append((name, sid))  # the socket is gone all the same: keep_alive detaches it later
             raise
 
-    def sids(self, name: str) -> list[str]:
+    def sids(self, name: str, device: str | None = None) -> list[str]:
         try:
-            members = self._client.smembers(f"{self._settings[0]}sids:{name}")
+            devices = self._client.hgetall(f"{self._settings[0]}sockets:{name}")
         except redis.RedisError as err:
             self._outage.failed(err)
             raise Unavailable() from None
-        return sorted(members)
+        return sorted(sid for sid, on in devices.items() if device is None or on == device)
 
     def release(self, name: str, owner: str) -> tuple[list[str], Ended | None]:
         result = self._run("release", name, owner)

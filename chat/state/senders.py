@@ -20,7 +20,8 @@ class Sender:
     name: str
     sid: str
     address: str | None
-    owner: str = ""  # the browser session's owner token (chat/web/login.py)
+    owner: str = ""  # the Store's owner of the name, shared by its devices (chat/web/login.py)
+    device: str = ""  # the id of the device the socket's cookie signed in
 
 
 class Senders(Protocol):

@@ -85,8 +85,8 @@ class Store(Protocol):
     def holder(self, name: str) -> str | None:
         """Return the owner holding `name`, or None when it is free."""
 
-    def attach(self, name: str, owner: str, sid: str) -> Ended | None:
-        """Record a connected socket of `owner`, claiming `name` if free."""
+    def attach(self, name: str, owner: str, sid: str, device: str = "") -> Ended | None:
+        """Record a connected socket of `owner` on `device`, claiming `name` if free."""
 
     def detach(self, name: str, sid: str) -> int | None:
         """Forget a socket; return how many of the user's sockets remain.
@@ -94,8 +94,8 @@ class Store(Protocol):
         None means the socket was not attached (the name was released).
         """
 
-    def sids(self, name: str) -> list[str]:
-        """Return the connected sockets of `name`."""
+    def sids(self, name: str, device: str | None = None) -> list[str]:
+        """Return the connected sockets of `name`, or only those attached from `device`."""
 
     def release(self, name: str, owner: str) -> tuple[list[str], Ended | None]:
         """Free `name` now (Leave); return its sockets and the call it ended.

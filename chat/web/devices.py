@@ -2,8 +2,8 @@
 
 Only the name's holder makes a link; it signs one browser in, once, within
 ten minutes (chat/records/registry.py). A used, expired or forged link
-changes nothing and says so. Removing a device revokes its key: its next
-request or connect is signed out.
+changes nothing and says so. Removing a device revokes its key, and its
+open pages are signed out at once, in whichever process holds their sockets.
 """
 
 import logging
@@ -13,7 +13,7 @@ from flask_login import current_user
 
 from chat.errors import SignalingError
 from chat.records import registry
-from chat.signaling.announce import announce_ended
+from chat.signaling.announce import announce_ended, sign_out
 from chat.state import store
 from chat.web.csrf import check_csrf
 from chat.web.login import device_label, give_device_key, keep
@@ -56,7 +56,11 @@ def use_link(token: str):
 def remove(device_id: int):
     """Revoke one of this user's other devices."""
     check_csrf()
-    mine = current_user.is_authenticated and device_id != current_user.device_id
-    if mine and registry.remove_device(current_user.name, device_id):
-        log.info("%s removed a device", current_user.name)
+    if not current_user.is_authenticated or device_id == current_user.device_id:
+        return redirect(url_for("pages.index"))
+    name = current_user.name
+    sids = store().sids(name, str(device_id))  # before the removal: a Store that is down changes nothing
+    if registry.remove_device(name, device_id):
+        sign_out(sids, "removed")
+        log.info("%s removed a device", name)
     return redirect(url_for("pages.index"))

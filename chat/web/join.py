@@ -18,11 +18,9 @@ from flask import Blueprint, Response, make_response, redirect, request, url_for
 from flask_login import current_user
 
 from chat.errors import SignalingError
-from chat.extensions import socketio
 from chat.names import fold_name
 from chat.records import registry
-from chat.signaling.announce import announce_ended, announce_presence
-from chat.signaling.protocol import SIGNED_OUT
+from chat.signaling.announce import announce_ended, announce_presence, sign_out
 from chat.state import store
 from chat.state.limits import check_rate
 from chat.web.csrf import check_csrf
@@ -94,10 +92,11 @@ def give_up():
 
 
 def _sign_out(name: str, owner: str, device_id: int) -> None:
+    sids = store().sids(name, str(device_id))  # before the removal: a Store that is down changes nothing
     registry.remove_device(name, device_id)
     if registry.devices(name):
-        # Other devices keep the name. This one's key no longer signs in: its other tabs are
-        # signed out at their next request or reconnect.
+        # Other devices keep the name; this one's key no longer signs in, and its other tabs go.
+        sign_out(sids, "left")
         log.info("%s signed a device out", name)
         return
     registry.give_up(name)
@@ -109,9 +108,7 @@ def _release(name: str, owner: str) -> None:
     sids, ended = store().release(name, owner)
     announce_ended(ended)
     announce_presence(name, False)
-    for sid in sids:
-        socketio.emit(SIGNED_OUT, {"reason": "left"}, to=sid)
-        socketio.server.disconnect(sid)
+    sign_out(sids, "left")
 
 
 def _with_key(response: Response, key: str | None) -> Response:

@@ -54,3 +54,20 @@ def test_a_removed_device_is_signed_out_and_cannot_remove_itself_this_way(app, c
     assert "Your ID:" not in phone.get("/").get_data(as_text=True)
     assert not socket_client(app, phone).is_connected()
     assert "Your ID: alice" in client.get("/").get_data(as_text=True)
+
+
+def test_removing_a_device_signs_its_open_pages_out_at_once(app, client):
+    join(client, "alice")
+    phone = app.test_client()
+    phone.get(make_link(client).get_json()["url"].split("localhost", 1)[1])
+    laptop_socket, phone_socket = socket_client(app, client), socket_client(app, phone)
+    assert phone_socket.is_connected()
+    with app.app_context():
+        _, phone_id = (d.id for d in registry.devices("alice"))  # oldest first
+    laptop_socket.get_received()
+    assert client.post(f"/devices/{phone_id}/remove", data={"csrf_token": CSRF}).status_code == 302
+    assert not phone_socket.is_connected()
+    # A disconnected test client refuses get_received(); its queue holds what came before.
+    assert {"name": "signed_out", "args": [{"reason": "removed"}], "namespace": "/"} in phone_socket.queue
+    assert laptop_socket.is_connected()
+    assert not any(event["name"] == "signed_out" for event in laptop_socket.get_received())

@@ -6,9 +6,11 @@ users are python-socketio clients on either. A process is killed with
 SIGKILL, as a crash would, and started again on its port.
 """
 
+import re
 import time
 
 import pytest
+import requests
 
 from tests.support.processes import Service, Socket, join_status
 from tests.support.socketio_clients import Client, call_and_signal
@@ -149,6 +151,38 @@ def test_leave_through_one_process_closes_the_sockets_on_the_other(service):
         assert join_status(service[1], "alice") == 302
     finally:
         alice.close()
+
+
+def test_removing_a_device_through_one_process_closes_its_sockets_on_the_other(service):
+    alice = Client(service[0], "alice")
+    phone = requests.Session()
+    try:
+        token = csrf_token(alice.http.get(service[0].url + "/").text)
+        link = alice.http.post(service[0].url + "/devices/link", data={"csrf_token": token}).json()
+        path = "/device/" + link["url"].split("/device/", 1)[1]
+        assert phone.get(service[1].url + path, allow_redirects=False).status_code == 302
+        phone_tab = Socket(service[1], "; ".join(f"{c.name}={c.value}" for c in phone.cookies))
+        assert phone_tab.wait_for("hello")["name"] == "alice"
+        page = alice.http.get(service[0].url + "/").text
+        (phone_id,) = re.findall(r'action="/devices/(\d+)/remove"', page)
+        removed = alice.http.post(
+            f"{service[0].url}/devices/{phone_id}/remove", data={"csrf_token": token}, allow_redirects=False
+        )
+        assert removed.status_code == 302
+        assert phone_tab.wait_for("signed_out") == {"reason": "removed"}
+        deadline = time.monotonic() + 5
+        while phone_tab.sio.connected and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert not phone_tab.sio.connected
+        assert alice.sio.connected
+        assert not any(event == "signed_out" for event, _ in alice.received)
+    finally:
+        phone.close()
+        alice.close()
+
+
+def csrf_token(page: str) -> str:
+    return page.split('name="csrf_token" value="', 1)[1].split('"', 1)[0]
 
 
 PASSWORD = "redis-password-not-for-logs"

@@ -209,6 +209,19 @@ def test_detach_of_an_unknown_socket_says_none(store):
     assert store.sids("alice") == ["s1"]
 
 
+def test_sockets_are_told_apart_by_the_device_they_came_from(store):
+    store.attach("alice", "o1", "laptop-tab1", "1")
+    store.attach("alice", "o1", "phone", "2")
+    store.attach("alice", "o1", "laptop-tab2", "1")
+    assert store.sids("alice", "1") == ["laptop-tab1", "laptop-tab2"]
+    assert store.sids("alice", "2") == ["phone"]
+    assert store.sids("alice", "3") == []
+    assert store.sids("alice") == ["laptop-tab1", "laptop-tab2", "phone"]
+    store.detach("alice", "laptop-tab1")
+    assert store.sids("alice", "1") == ["laptop-tab2"]
+    assert store.sids("nobody", "1") == []
+
+
 def test_release_frees_at_once_and_returns_the_sockets(store):
     online(store, "alice", "bob")
     store.attach("alice", "owner-alice", "second-tab")

@@ -197,11 +197,14 @@ const handlers = {
     if (name === state.watching) ui.setPeerPresence(name, online);
   },
 
-  signed_out() {
+  signed_out({ reason }) {
     // The page that sent Leave waits for the form's answer: navigating away
     // now would drop the response that logs this browser out.
     if (state.leaving) return endCall("signed_out", null);
-    endCall("signed_out", "You left on another page.");
+    endCall(
+      "signed_out",
+      reason === "removed" ? "This browser was removed from your devices." : "You left on another page.",
+    );
     window.location.assign("/");
   },
 };
