@@ -13,7 +13,8 @@ import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import delete, or_, select, update
+from flask import current_app
+from sqlalchemy import Select, delete, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from chat.errors import SignalingError
@@ -24,6 +25,7 @@ LINK_TTL = timedelta(minutes=10)
 HISTORY = 50  # calls kept on a user's page
 SEEN_EVERY = timedelta(hours=1)  # how often a device's use is written, at most
 LABEL_LENGTH = 120
+MISSED = "missed"  # the outcome of a call its callee did not take: away, busy, or not answered
 
 
 @dataclass(frozen=True)
@@ -49,8 +51,8 @@ def digest(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
 
 
-def register(name: str, label: str, keep: timedelta, now: datetime | None = None) -> str:
-    """Register `name` to a new device; return its key. Refused `name_taken` if the name is kept.
+def register(name: str, label: str, keep: timedelta, now: datetime | None = None) -> tuple[Identity, str]:
+    """Register `name` to a new device: who it is, and its key. Refused `name_taken` if the name is kept.
 
     A name whose last use is older than `keep` has lapsed: it is deleted, with
     its devices, links and calls, and registered anew.
@@ -58,14 +60,15 @@ def register(name: str, label: str, keep: timedelta, now: datetime | None = None
     now = now or utcnow()
     _lapse(name, now - keep)
     key = new_secret()
-    db.session.add(Registration(name=name, owner=new_secret(), created_at=now, used_at=now))
-    db.session.add(_device(name, key, label, now))
+    registration = Registration(name=name, owner=new_secret(), created_at=now, used_at=now)
+    device = _device(name, key, label, now)
+    db.session.add_all([registration, device])
     try:
         db.session.commit()
     except IntegrityError:
         db.session.rollback()
         raise SignalingError("name_taken") from None
-    return key
+    return Identity(name, registration.owner, device.id), key
 
 
 def sign_in(key: object, keep: timedelta, now: datetime | None = None) -> Identity | None:
@@ -107,8 +110,8 @@ def create_link(name: str, now: datetime | None = None) -> str:
 
 def redeem_link(
     token: object, label: str, keep: timedelta, now: datetime | None = None
-) -> tuple[str, str] | None:
-    """Use a device link once: (name, the new device's key), or None if used, expired, forged or lapsed."""
+) -> tuple[Identity, str] | None:
+    """Use a device link once: who the new device is, and its key; None if used, expired, forged or lapsed."""
     if not isinstance(token, str) or not token:
         return None
     now = now or utcnow()
@@ -126,9 +129,10 @@ def redeem_link(
         db.session.rollback()
         return None
     key = new_secret()
-    db.session.add(_device(name, key, label, now))
+    device = _device(name, key, label, now)
+    db.session.add(device)
     db.session.commit()
-    return name, key
+    return Identity(name, device.registration.owner, device.id), key
 
 
 def devices(name: str) -> list[Device]:
@@ -153,6 +157,11 @@ def give_up(name: str) -> None:
     db.session.commit()
 
 
+def kept_for() -> timedelta:
+    """How long a registered name is kept unused: the app's NAME_KEEP_DAYS."""
+    return timedelta(days=current_app.config["NAME_KEEP_DAYS"])
+
+
 def record_call(
     caller: str,
     callee: str,
@@ -160,8 +169,17 @@ def record_call(
     started_at: datetime,
     answered_at: datetime | None = None,
     ended_at: datetime | None = None,
+    keep: timedelta | None = None,
 ) -> None:
-    """Keep a call for its parties' histories."""
+    """Keep a call for its parties' histories; with `keep`, forget their calls older than that."""
+    if keep is not None:
+        cutoff = started_at - keep
+        db.session.execute(
+            delete(CallRecord).where(
+                CallRecord.started_at < cutoff,
+                or_(*(party.in_((caller, callee)) for party in (CallRecord.caller, CallRecord.callee))),
+            )
+        )
     db.session.add(
         CallRecord(
             caller=caller,
@@ -176,9 +194,9 @@ def record_call(
 
 
 def history(name: str, limit: int = HISTORY) -> list[CallRecord]:
-    """The last `limit` calls of `name`, newest first."""
+    """The last `limit` calls of `name` since it was registered, newest first."""
     query = (
-        select(CallRecord)
+        _since_registered(name)
         .where(or_(CallRecord.caller == name, CallRecord.callee == name))
         .order_by(CallRecord.started_at.desc(), CallRecord.id.desc())
         .limit(limit)
@@ -186,24 +204,34 @@ def history(name: str, limit: int = HISTORY) -> list[CallRecord]:
     return list(db.session.scalars(query))
 
 
-def unseen_missed(name: str) -> list[CallRecord]:
-    """The calls `name` missed and has not seen yet, oldest first."""
+def unseen_missed(name: str, limit: int = HISTORY) -> list[CallRecord]:
+    """The last `limit` calls `name` missed and has not seen yet, oldest first."""
     query = (
-        select(CallRecord)
-        .where(CallRecord.callee == name, CallRecord.outcome == "missed", CallRecord.seen_at.is_(None))
-        .order_by(CallRecord.started_at, CallRecord.id)
+        _since_registered(name)
+        .where(CallRecord.callee == name, CallRecord.outcome == MISSED, CallRecord.seen_at.is_(None))
+        .order_by(CallRecord.started_at.desc(), CallRecord.id.desc())
+        .limit(limit)
     )
-    return list(db.session.scalars(query))
+    return list(reversed(db.session.scalars(query).all()))
 
 
 def mark_seen(name: str, now: datetime | None = None) -> None:
     """`name` has seen the calls it missed."""
     db.session.execute(
         update(CallRecord)
-        .where(CallRecord.callee == name, CallRecord.outcome == "missed", CallRecord.seen_at.is_(None))
+        .where(CallRecord.callee == name, CallRecord.outcome == MISSED, CallRecord.seen_at.is_(None))
         .values(seen_at=now or utcnow())
     )
     db.session.commit()
+
+
+def _since_registered(name: str) -> Select:
+    # A call of an earlier holder of the name (given up, or lapsed) is never shown to the new one.
+    return (
+        select(CallRecord)
+        .join(Registration, Registration.name == name)
+        .where(CallRecord.started_at >= Registration.created_at)
+    )
 
 
 def _device(name: str, key: str, label: str, now: datetime) -> Device:

@@ -112,7 +112,7 @@ class MemoryStore:
                 raise SignalingError("already_in_call")
             if callee in self._call_of:
                 raise SignalingError("busy")
-            call = Call(id=secrets.token_urlsafe(12), caller=caller, callee=callee)
+            call = Call(id=secrets.token_urlsafe(12), caller=caller, callee=callee, started_at=self._clock())
             self._calls[call.id] = call
             self._call_of[caller] = self._call_of[callee] = call.id
             self._deadlines[RING, call.id] = self._clock() + self._ring_timeout
@@ -121,7 +121,7 @@ class MemoryStore:
     def accept(self, name: str, call_id: str) -> Call:
         with self._lock:
             call = self._ringing(name, call_id, must_be="callee")
-            call = self._calls[call.id] = call.activated()
+            call = self._calls[call.id] = call.activated(self._clock())
             self._deadlines.pop((RING, call.id), None)
             return call
 
@@ -220,7 +220,7 @@ class MemoryStore:
         for party in (call.caller, call.callee):
             if self._call_of.get(party) == call_id:
                 del self._call_of[party]
-        return Ended(call, reason, by)
+        return Ended(call, reason, by, self._clock())
 
     def _party(self, name: str, call_id: object) -> Call:
         call = self._calls.get(call_id) if isinstance(call_id, str) else None

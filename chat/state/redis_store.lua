@@ -8,7 +8,8 @@
 --   <p>sockets:<name>  hash   the connected socket ids of the name, each to
 --                             the device it was attached from
 --   <p>left:<name>     hash   owner, at: who left the name last, and when
---   <p>call:<id>       hash   caller, callee, state, epoch
+--   <p>call:<id>       hash   caller, callee, state, epoch, started, answered
+--                             (seconds since the epoch)
 --   <p>call_of:<name>  string the id of the call the name is in
 --   <p>deadlines       zset   "ring:<call id>" and "grace:<name>", scored by
 --                             when they are due
@@ -68,9 +69,10 @@ end
 
 local function call_of_id(id)
   if type(id) ~= 'string' or id == '' then return nil end
-  local f = redis.call('HMGET', key('call', id), 'caller', 'callee', 'state', 'epoch')
+  local f = redis.call('HMGET', key('call', id), 'caller', 'callee', 'state', 'epoch', 'started', 'answered')
   if not f[1] then return nil end
-  return {id = id, caller = f[1], callee = f[2], state = f[3], epoch = tonumber(f[4])}
+  return {id = id, caller = f[1], callee = f[2], state = f[3], epoch = tonumber(f[4]),
+          started = tonumber(f[5]), answered = tonumber(f[6] or '')}
 end
 
 local function end_call(id, reason, by)
@@ -81,7 +83,7 @@ local function end_call(id, reason, by)
   for _, party in ipairs({call.caller, call.callee}) do
     if redis.call('GET', key('call_of', party)) == id then redis.call('DEL', key('call_of', party)) end
   end
-  return {call = call, reason = reason, by = by}
+  return {call = call, reason = reason, by = by, at = now}
 end
 
 -- Forget `name` (its holder, sockets and grace deadline) and end its call.
@@ -209,7 +211,8 @@ function ops.start_call(caller, callee, id)
   if not holder or expired(callee, holder) then return refuse('offline') end
   if redis.call('EXISTS', key('call_of', caller)) == 1 then return refuse('already_in_call') end
   if redis.call('EXISTS', key('call_of', callee)) == 1 then return refuse('busy') end
-  redis.call('HSET', key('call', id), 'caller', caller, 'callee', callee, 'state', 'ringing', 'epoch', 0)
+  redis.call('HSET', key('call', id), 'caller', caller, 'callee', callee, 'state', 'ringing', 'epoch', 0,
+             'started', num(now))
   redis.call('SET', key('call_of', caller), id)
   redis.call('SET', key('call_of', callee), id)
   redis.call('ZADD', DEADLINES, num(now + ring_timeout), 'ring:' .. id)
@@ -219,7 +222,7 @@ end
 function ops.accept(name, id)
   local call, err = ringing_call(name, id, 'callee')
   if err then return refuse(err) end
-  redis.call('HSET', key('call', id), 'state', 'active')
+  redis.call('HSET', key('call', id), 'state', 'active', 'answered', num(now))
   redis.call('ZREM', DEADLINES, 'ring:' .. id)
   return cjson.encode({call = call_of_id(id)})
 end

@@ -199,10 +199,12 @@ def _call(fields: dict) -> Call:
         callee=fields["callee"],
         state=fields["state"],
         epoch=int(fields["epoch"]),
+        started_at=float(fields.get("started") or 0.0),
+        answered_at=None if fields.get("answered") is None else float(fields["answered"]),
     )
 
 
 def _ended(found: dict | None) -> Ended | None:
     if not found:
         return None
-    return Ended(_call(found["call"]), found["reason"], found.get("by"))
+    return Ended(_call(found["call"]), found["reason"], found.get("by"), float(found["at"]))

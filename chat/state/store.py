@@ -33,13 +33,19 @@ GRACE = "grace"
 
 @dataclass(frozen=True)
 class Call:
-    """A call between two users; epoch counts moves of the call to a new page."""
+    """A call between two users; epoch counts moves of the call to a new page.
+
+    Times are seconds since the epoch, by the Store's clock: when it started
+    ringing, and when it was accepted.
+    """
 
     id: str
     caller: str
     callee: str
     state: str = RINGING
     epoch: int = 0
+    started_at: float = 0.0
+    answered_at: float | None = None
 
     def peer_of(self, name: str) -> str:
         return self.callee if name == self.caller else self.caller
@@ -54,8 +60,8 @@ class Call:
             "epoch": self.epoch,
         }
 
-    def activated(self) -> "Call":
-        return replace(self, state=ACTIVE)
+    def activated(self, at: float) -> "Call":
+        return replace(self, state=ACTIVE, answered_at=at)
 
     def moved(self) -> "Call":
         return replace(self, epoch=self.epoch + 1)
@@ -63,11 +69,12 @@ class Call:
 
 @dataclass(frozen=True)
 class Ended:
-    """A call that is over: why, and which party (if any) ended it."""
+    """A call that is over: why, which party (if any) ended it, and when (the Store's clock)."""
 
     call: Call
     reason: str
     by: str | None
+    at: float = 0.0
 
 
 class Store(Protocol):

@@ -16,7 +16,7 @@ from chat.records import registry
 from chat.signaling.announce import announce_ended, sign_out
 from chat.state import store
 from chat.web.csrf import check_csrf
-from chat.web.login import device_label, give_device_key, keep
+from chat.web.login import device_label, give_device_key
 
 log = logging.getLogger(__name__)
 bp = Blueprint("devices", __name__)
@@ -38,12 +38,14 @@ def make_link():
 @bp.get("/device/<token>")
 def use_link(token: str):
     """Sign this browser in with a device link, once."""
-    used = registry.redeem_link(token, device_label(request.headers.get("User-Agent", "")), keep())
+    label = device_label(request.headers.get("User-Agent", ""))
+    used = registry.redeem_link(token, label, registry.kept_for())
     if used is None:
         abort(410, description="This link has been used or has expired. Make a new one on your other device.")
-    name, key = used
+    identity, key = used
+    name = identity.name
     try:
-        announce_ended(store().claim(name, registry.sign_in(key, keep()).owner))
+        announce_ended(store().claim(name, identity.owner))
     except SignalingError:  # unavailable: the device stands, and its page's connect says what is wrong
         log.warning("%s added a device while the Store could not claim the name", name)
     log.info("%s added a device", name)

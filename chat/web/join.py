@@ -24,7 +24,7 @@ from chat.signaling.announce import announce_ended, announce_presence, sign_out
 from chat.state import store
 from chat.state.limits import check_rate
 from chat.web.csrf import check_csrf
-from chat.web.login import device_key, device_label, forget_device_key, give_device_key, keep
+from chat.web.login import device_key, device_label, forget_device_key, give_device_key
 from chat.web.pages import page
 
 log = logging.getLogger(__name__)
@@ -43,16 +43,17 @@ def join():
     name = fold_name(request.form.get("name", ""))
     if name is None:
         return page(target, error=SignalingError("invalid_name").message, status=400)
-    identity = registry.sign_in(device_key(), keep())
+    identity = registry.sign_in(device_key(), registry.kept_for())
     new_key = None
     if identity is None or identity.name != name:
+        label = device_label(request.headers.get("User-Agent", ""))
         try:
-            new_key = registry.register(name, device_label(request.headers.get("User-Agent", "")), keep())
+            registered, new_key = registry.register(name, label, registry.kept_for())
         except SignalingError as err:
             return page(target, error=err.message, status=err.http_status, typed=name)
         if identity is not None:  # this browser held another name: it is signed out of that one
             _sign_out(identity.name, identity.owner, identity.device_id)
-        identity = registry.sign_in(new_key, keep())
+        identity = registered
     try:
         ended = store().claim(name, identity.owner)
     except SignalingError as err:  # unavailable (the registration stands: the cookie goes with the page)

@@ -8,8 +8,6 @@ request_loader: a restart of the app, or days away, change nothing, and a
 device whose key was removed is signed out at its next request.
 """
 
-from datetime import timedelta
-
 from flask import Response, current_app, request
 from flask_login import LoginManager, UserMixin
 
@@ -36,7 +34,7 @@ class User(UserMixin):
 @login_manager.request_loader
 def load_user(request_) -> User | None:
     """The user whose device key the request's cookie holds, unless someone else holds the name live."""
-    identity = registry.sign_in(request_.cookies.get(DEVICE_COOKIE), keep())
+    identity = registry.sign_in(request_.cookies.get(DEVICE_COOKIE), registry.kept_for())
     if identity is None:
         return None
     holder = store().holder(identity.name)
@@ -45,34 +43,26 @@ def load_user(request_) -> User | None:
     return User(identity)
 
 
-def keep() -> timedelta:
-    """How long a registered name is kept unused (NAME_KEEP_DAYS)."""
-    return timedelta(days=current_app.config["NAME_KEEP_DAYS"])
-
-
 def give_device_key(response: Response, key: str) -> None:
     """Have the browser keep `key` for as long as the name is kept."""
-    response.set_cookie(
-        DEVICE_COOKIE,
-        key,
-        max_age=int(keep().total_seconds()),
-        httponly=True,
-        secure=current_app.config.get("SESSION_COOKIE_SECURE", False),
-        samesite="Lax",
-    )
+    response.set_cookie(DEVICE_COOKIE, key, max_age=int(registry.kept_for().total_seconds()), **_cookie())
 
 
 def forget_device_key(response: Response) -> None:
-    response.delete_cookie(
-        DEVICE_COOKIE,
-        httponly=True,
-        secure=current_app.config.get("SESSION_COOKIE_SECURE", False),
-        samesite="Lax",
-    )
+    response.delete_cookie(DEVICE_COOKIE, **_cookie())
 
 
 def device_key() -> str | None:
+    """The device key this request's cookie holds, if any."""
     return request.cookies.get(DEVICE_COOKIE)
+
+
+def _cookie() -> dict:
+    return {
+        "httponly": True,
+        "secure": current_app.config.get("SESSION_COOKIE_SECURE", False),
+        "samesite": "Lax",
+    }
 
 
 def device_label(user_agent: str) -> str:

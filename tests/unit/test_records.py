@@ -73,8 +73,9 @@ def test_without_database_url_the_records_are_a_sqlite_file_in_the_instance_fold
 
 
 def test_a_registered_name_signs_its_device_in_and_nobody_else_gets_it(app):
-    key = registry.register("alice", "Firefox on Linux", KEEP, now=T0)
-    assert registry.sign_in(key, KEEP, now=T0 + timedelta(days=3)).name == "alice"
+    registered, key = registry.register("alice", "Firefox on Linux", KEEP, now=T0)
+    assert registry.sign_in(key, KEEP, now=T0 + timedelta(days=3)) == registered
+    assert registered.name == "alice"
     refused("name_taken", registry.register, "alice", "another browser", KEEP, now=T0 + timedelta(days=3))
     assert registry.sign_in("forged-key", KEEP, now=T0) is None
     assert registry.sign_in(None, KEEP, now=T0) is None
@@ -82,13 +83,13 @@ def test_a_registered_name_signs_its_device_in_and_nobody_else_gets_it(app):
 
 
 def test_the_database_keeps_digests_not_keys(app):
-    key = registry.register("alice", "Firefox", KEEP, now=T0)
+    _, key = registry.register("alice", "Firefox", KEEP, now=T0)
     stored = db.session.scalar(sqlalchemy.text("SELECT key_digest FROM devices"))
     assert stored == registry.digest(key) and key not in stored
 
 
 def test_a_name_unused_for_the_keep_period_lapses(app):
-    key = registry.register("alice", "Firefox", KEEP, now=T0)
+    _, key = registry.register("alice", "Firefox", KEEP, now=T0)
     later = T0 + KEEP - timedelta(days=1)
     assert registry.sign_in(key, KEEP, now=later).name == "alice"  # a use: kept from here on
     assert registry.is_kept("alice", KEEP, now=later + KEEP - timedelta(minutes=1))
@@ -96,18 +97,18 @@ def test_a_name_unused_for_the_keep_period_lapses(app):
     lapsed = later + KEEP + timedelta(minutes=1)
     assert not registry.is_kept("alice", KEEP, now=lapsed)
     assert registry.sign_in(key, KEEP, now=lapsed) is None
-    new_key = registry.register("alice", "Chromium", KEEP, now=lapsed)  # free again, for someone else
+    _, new_key = registry.register("alice", "Chromium", KEEP, now=lapsed)  # free again, for someone else
     assert registry.sign_in(new_key, KEEP, now=lapsed).owner != owner  # not the old holder's
     assert [d.label for d in registry.devices("alice")] == ["Chromium"]
     assert registry.sign_in(key, KEEP, now=lapsed) is None
 
 
 def test_a_device_link_adds_a_device_once(app):
-    laptop_key = registry.register("alice", "Laptop", KEEP, now=T0)
+    _, laptop_key = registry.register("alice", "Laptop", KEEP, now=T0)
     token = registry.create_link("alice", now=T0)
-    name, phone_key = registry.redeem_link(token, "Phone", KEEP, now=T0 + timedelta(minutes=5))
-    assert name == "alice"
+    identity, phone_key = registry.redeem_link(token, "Phone", KEEP, now=T0 + timedelta(minutes=5))
     phone, laptop = registry.sign_in(phone_key, KEEP, now=T0), registry.sign_in(laptop_key, KEEP, now=T0)
+    assert identity == phone
     assert phone.name == laptop.name == "alice"
     assert phone.owner == laptop.owner and phone.device_id != laptop.device_id  # one holder, two devices
     assert registry.redeem_link(token, "Thief", KEEP, now=T0 + timedelta(minutes=6)) is None  # used
@@ -124,7 +125,7 @@ def test_an_expired_or_forged_device_link_is_refused(app):
 
 
 def test_a_removed_device_is_signed_out_and_the_others_stay(app):
-    laptop = registry.register("alice", "Laptop", KEEP, now=T0)
+    _, laptop = registry.register("alice", "Laptop", KEEP, now=T0)
     _, phone = registry.redeem_link(registry.create_link("alice", now=T0), "Phone", KEEP, now=T0)
     phone_id = [d.id for d in registry.devices("alice") if d.label == "Phone"][0]
     assert not registry.remove_device("bob", phone_id)  # not bob's
@@ -135,7 +136,7 @@ def test_a_removed_device_is_signed_out_and_the_others_stay(app):
 
 
 def test_giving_a_name_up_deletes_its_devices_links_and_calls(app):
-    key = registry.register("alice", "Laptop", KEEP, now=T0)
+    _, key = registry.register("alice", "Laptop", KEEP, now=T0)
     token = registry.create_link("alice", now=T0)
     registry.register("bob", "Phone", KEEP, now=T0)
     registry.record_call("bob", "alice", "missed", started_at=T0)

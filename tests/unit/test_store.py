@@ -262,6 +262,24 @@ def test_a_call_rings_then_becomes_active(store):
     assert store.call_of("bob").state == ACTIVE
 
 
+def test_a_call_keeps_when_it_rang_was_answered_and_ended(store, clock):
+    online(store, "alice", "bob")
+    clock.now = 1010.0
+    call = store.start_call("bob", "alice")
+    assert (call.started_at, call.answered_at) == (1010.0, None)
+    clock.now = 1012.5
+    assert store.accept("alice", call.id).answered_at == 1012.5
+    assert store.call_of("bob").started_at == 1010.0
+    clock.now = 1100.25
+    ended = store.hangup("bob", call.id)
+    assert (ended.call.started_at, ended.call.answered_at, ended.at) == (1010.0, 1012.5, 1100.25)
+    assert ended.call.state == ACTIVE  # as it was when it ended
+    unanswered = store.start_call("bob", "alice")
+    clock.now = 1130.0
+    ended = store.expire_ring(unanswered.id)
+    assert (ended.call.answered_at, ended.at, ended.call.state) == (None, 1130.0, RINGING)
+
+
 def test_a_relayed_message_is_handed_to_the_peer_in_order(store, serve):
     inbox = serve(store)
     online(store, "alice", "bob")
