@@ -4,6 +4,7 @@
 - call_events.py: call, cancel, accept, decline, hangup, move
 - relay.py: signal, the SDP and ICE relay of an accepted call, and its limits
 - presence.py: watch
+- history.py: history, seen_missed (the call history, chat/records/call_log.py)
 - dispatch.py: sender, acknowledgement and refusal of every event
 - payloads.py: the checks of what clients send; protocol.py: the names
 - packets.py: the JSON-only packet; announce.py, timers.py: what follows a change
@@ -16,7 +17,7 @@ puts the event handlers on each app's server.
 
 from flask import Flask
 
-from chat.signaling import call_events, connection, dispatch, presence, relay, timers  # noqa: F401  (registration)
+from chat.signaling import call_events, connection, dispatch, history, presence, relay, timers  # noqa: F401  (registration)
 from chat.signaling.connect_deadline import ConnectDeadline
 from chat.signaling.packets import JsonPacket
 

@@ -1,14 +1,17 @@
-"""Telling the clients what has changed: a call has ended, a name came or went, a device is signed out.
+"""Telling the clients what has changed: a call ended or was missed, a name came or went, a device left.
 
 Both the Socket.IO handlers and the pages end calls (Leave does, and so does
 a new join that takes over a name), so the announcements live here rather
-than in either of them.
+than in either of them. announce_ended is the one way out of a call: it also
+puts the call in its parties' history (chat/records/call_log.py).
 """
 
 import logging
 
 from chat.extensions import socketio
-from chat.signaling.protocol import CALL_ENDED, PRESENCE, SIGNED_OUT, presence_room, user_room
+from chat.records import call_log
+from chat.records.registry import MISSED
+from chat.signaling.protocol import CALL_ENDED, MISSED_CALL, PRESENCE, SIGNED_OUT, presence_room, user_room
 from chat.state.store import Ended
 
 log = logging.getLogger(__name__)
@@ -22,6 +25,13 @@ def announce_ended(ended: Ended | None) -> None:
     log.info("call %s ended: %s", call.id, ended.reason)
     payload = {"call_id": call.id, "reason": ended.reason, "by": ended.by}
     socketio.emit(CALL_ENDED, payload, to=[user_room(call.caller), user_room(call.callee)])
+    if call_log.keep_ended(ended) and call_log.outcome(ended) == MISSED:
+        announce_missed(call.caller, call.callee)
+
+
+def announce_missed(caller: str, callee: str) -> None:
+    """Tell the callee's pages (if any are open) that a call from `caller` went into its missed calls."""
+    socketio.emit(MISSED_CALL, {"from": caller}, to=user_room(callee))
 
 
 def announce_presence(name: str, online: bool) -> None:

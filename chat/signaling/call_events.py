@@ -7,13 +7,20 @@ parties. What flows once a call is accepted is in chat/signaling/relay.py.
 
 from chat.errors import SignalingError
 from chat.extensions import socketio
+from chat.records import call_log
 from chat.signaling import payloads
 from chat.signaling import protocol as p
-from chat.signaling.announce import announce_ended
+from chat.signaling.announce import announce_ended, announce_missed
 from chat.signaling.dispatch import event
 from chat.state import store
 from chat.state.limits import check_rate
 from chat.state.senders import Sender
+
+# The refusals of a call that go into a registered callee's missed calls, and what the caller is told.
+AWAY = {
+    "offline": "{callee} is not online. If the name is registered, {callee} will see that you called.",
+    "busy": "{callee} is in another call and will see that you called.",
+}
 
 
 @event(p.CALL)
@@ -31,7 +38,15 @@ def call(sender: Sender, payload: dict) -> dict:
         window="REPEAT_CALL_WINDOW",
         message=f"You have called {callee} several times already. Try again later.",
     )
-    new_call = store().start_call(sender.name, callee)
+    try:
+        new_call = store().start_call(sender.name, callee)
+    except SignalingError as err:
+        if err.code not in AWAY:
+            raise
+        # The same answer whether the name is registered or not: no one learns which names are.
+        if call_log.keep_refused(sender.name, callee):
+            announce_missed(sender.name, callee)
+        raise SignalingError(err.code, AWAY[err.code].format(callee=callee)) from None
     socketio.emit(p.RING, {"call_id": new_call.id, "from": sender.name}, to=p.user_room(callee))
     return {"call_id": new_call.id, "peer": callee}
 

@@ -26,6 +26,8 @@ HANGUP = "hangup"
 SIGNAL = "signal"
 MOVE = "move"
 WATCH = "watch"
+HISTORY = "history"
+SEEN_MISSED = "seen_missed"
 
 # Server to client.
 HELLO = "hello"
@@ -35,6 +37,8 @@ CALL_MOVED = "call_moved"
 CALL_ENDED = "call_ended"
 PRESENCE = "presence"
 SIGNED_OUT = "signed_out"
+MISSED_CALL = "missed_call"
+MISSED_SEEN = "missed_seen"
 # SIGNAL also travels from server to client, carrying the relayed message.
 
 # What one side's setLocalDescription() makes for the other; a rollback is local to a peer

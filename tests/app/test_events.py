@@ -155,7 +155,9 @@ def test_calling_someone_in_a_call_is_busy(trio):
     refused(send(carol, "call", {"to": "alice"}), "busy")
     refused(send(carol, "call", {"to": "bob"}), "busy")
     refused(send(alice, "call", {"to": "carol"}), "already_in_call")
-    assert events(alice) == events(bob) == events(carol) == []
+    # Each busy callee is told that carol's call went into its missed calls, and nothing else.
+    assert events(alice) == events(bob) == [{"from": "carol"}]
+    assert events(carol) == []
     assert send(alice, "accept", {"call_id": call_id})["ok"]
 
 
