@@ -83,7 +83,7 @@ class Config:
     ICE_SERVERS_PER_MINUTE = _env_int("ICE_SERVERS_PER_MINUTE", 20)
     # Reads of the call history (and marks of missed calls as seen) by one user, all tabs
     # together: a page reads it when it connects and after each call.
-    HISTORY_PER_MINUTE = _env_int("HISTORY_PER_MINUTE", 30)
+    HISTORY_PER_MINUTE = _env_int("HISTORY_PER_MINUTE", 60)
     # Signals (SDP and ICE candidates) one user may send, all tabs together: SIGNAL_BURST at
     # once, SIGNALS_PER_SECOND on average (a call's setup is a few dozen). Past the limit a
     # signal gets rate_limited; SIGNAL_STRIKES refused within one burst window close the connection.

@@ -8,6 +8,7 @@ revision (chat/records/migrations). Live state stays in the Store.
 
 - models.py: the tables
 - registry.py: what may be done with them
+- call_log.py: the call history, as calls end
 """
 
 import fcntl
@@ -22,12 +23,17 @@ from chat.extensions import db, migrate
 
 MIGRATIONS = Path(__file__).with_name("migrations")
 SQLITE_FILE = "videocall.sqlite3"
+CONNECT_TIMEOUT = 5  # seconds
 
 
 def init_app(app: Flask) -> None:
     """Bind the records to `app`'s database."""
-    app.config["SQLALCHEMY_DATABASE_URI"] = database_url(app)
-    app.config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", {"pool_pre_ping": True})
+    url = app.config["SQLALCHEMY_DATABASE_URI"] = database_url(app)
+    options = {"pool_pre_ping": True}
+    if url.startswith("postgresql"):
+        # A database that does not answer fails a request in seconds (libpq waits forever).
+        options["connect_args"] = {"connect_timeout": CONNECT_TIMEOUT}
+    app.config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", options)
     db.init_app(app)
     migrate.init_app(app, db, directory=str(MIGRATIONS))
     with app.app_context():

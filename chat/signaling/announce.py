@@ -23,9 +23,11 @@ def announce_ended(ended: Ended | None) -> None:
         return
     call = ended.call
     log.info("call %s ended: %s", call.id, ended.reason)
+    # Recorded first: a page that reads the history when it hears of the end finds the call in it.
+    recorded = call_log.keep_ended(ended)
     payload = {"call_id": call.id, "reason": ended.reason, "by": ended.by}
     socketio.emit(CALL_ENDED, payload, to=[user_room(call.caller), user_room(call.callee)])
-    if call_log.keep_ended(ended) and call_log.outcome(ended) == MISSED:
+    if recorded and call_log.outcome(ended) == MISSED:
         announce_missed(call.caller, call.callee)
 
 

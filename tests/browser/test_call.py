@@ -143,7 +143,7 @@ def test_busy(joined):
     erin.get_by_label("Enter peer name to call").fill("cara")
     call_button(erin).click()
 
-    expect(status(erin)).to_have_text("cara is busy in another call.")
+    expect(status(erin)).to_have_text("cara is in another call and will see that you called.")
     expect_idle(erin)
     # Cara's call goes on, and she was not rung.
     expect(ring_dialog(cara, "erin")).to_be_hidden()
@@ -154,7 +154,9 @@ def test_offline(joined, open_page):
     fred = joined("fred")
     fred.get_by_label("Enter peer name to call").fill("nobody")
     call_button(fred).click()
-    expect(status(fred)).to_have_text("nobody is offline.")
+    expect(status(fred)).to_have_text(
+        "nobody is not online. If the name is registered, nobody will see that you called."
+    )
     expect_idle(fred)
 
     invited = open_page("/call/nobody")

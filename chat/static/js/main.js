@@ -1,5 +1,6 @@
 // The call screen: wires signaling, the call's lifecycle, the peer connection and the page.
 import { describeCheck, gatherCandidateTypes } from "./check.js";
+import { createHistory } from "./history.js";
 import { forgetIceServers, prefetchIceServers, rtcConfiguration } from "./ice.js";
 import { CallLifecycle } from "./lifecycle.js";
 import { describeMediaError, getLocalMedia } from "./media.js";
@@ -30,6 +31,13 @@ const state = {
 
 const lifecycle = new CallLifecycle(enter);
 const signaling = connectSignaling({ onEvent, onStatus });
+const history = createHistory({
+  request: (event, payload) => signaling.request(event, payload),
+  callBack(name) {
+    ui.setPeerName(name);
+    placeCall(name);
+  },
+});
 
 // Media
 
@@ -152,6 +160,7 @@ const handlers = {
     }
     if (!state.call && call) restoreCall(call);
     if (state.watching) watch(state.watching);
+    history.refresh();
   },
 
   ring({ call_id, from }) {
@@ -183,8 +192,17 @@ const handlers = {
   },
 
   call_ended({ call_id, reason, by }) {
+    history.refresh(); // the server recorded the call before telling
     if (!isCurrent(call_id)) return;
     endCall("call_ended", endedText(reason, state.call, by === me));
+  },
+
+  missed_call() {
+    history.refresh();
+  },
+
+  missed_seen() {
+    history.seenElsewhere();
   },
 
   signal(message) {

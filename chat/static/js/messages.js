@@ -13,8 +13,8 @@ export const TEXTS = Object.freeze({
     payload_too_large: "The message is too large.",
     unknown_event: "The server does not know that event.",
     self_call: "You cannot call yourself.",
-    offline: (peer) => `${peer} is offline.`,
-    busy: (peer) => `${peer} is busy in another call.`,
+    offline: (peer) => `${peer} is not online. If the name is registered, ${peer} will see that you called.`,
+    busy: (peer) => `${peer} is in another call and will see that you called.`,
     already_in_call: "You are already in a call. Hang up first.",
     no_such_call: "That call has already ended.",
     not_ringing: "That call is no longer ringing.",
@@ -37,7 +37,39 @@ export const TEXTS = Object.freeze({
     failed: (c, byMe) => (byMe ? "The call failed." : `The call failed: no connection could be made with ${c.peer}.`),
     gone: (c, byMe) => (byMe ? "Call ended: you were away too long." : `${c.peer} left: the connection was lost.`),
   }),
+  // A call of the history (docs/protocol.md, CallEntry): its `outcome`, by direction.
+  outcome: Object.freeze({
+    incoming: Object.freeze({
+      answered: "Answered",
+      failed: "Answered, but could not connect",
+      declined: "Declined",
+      cancelled: "Missed: the caller hung up",
+      missed: "Missed",
+    }),
+    outgoing: Object.freeze({
+      answered: "Answered",
+      failed: "Answered, but could not connect",
+      declined: "Declined",
+      cancelled: "Cancelled",
+      missed: "Not answered",
+    }),
+  }),
 });
+
+/** Say what became of a call of the history, from its entry {direction, outcome}. */
+export function outcomeText({ direction, outcome }) {
+  const texts = TEXTS.outcome[direction === "outgoing" ? "outgoing" : "incoming"];
+  return Object.hasOwn(texts, outcome) ? texts[outcome] : "Ended";
+}
+
+/** Say the seconds of a call as people do: "45 s", "3 min 12 s", "1 h 2 min". */
+export function durationText(seconds) {
+  const h = Math.floor(seconds / 3600);
+  const m = Math.floor((seconds % 3600) / 60);
+  const s = seconds % 60;
+  if (h) return `${h} h ${m} min`;
+  return m ? `${m} min ${s} s` : `${s} s`;
+}
 
 /** Say why a request was refused, from its answer {error, message}. */
 export function errorText({ error, message } = {}, peer = null) {

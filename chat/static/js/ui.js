@@ -134,6 +134,10 @@ export function peerName() {
   return el.peer.value;
 }
 
+export function setPeerName(name) {
+  el.peer.value = name;
+}
+
 export function setLocalStream(stream) {
   el.localVideo.srcObject = stream;
 }
