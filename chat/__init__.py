@@ -18,6 +18,7 @@ from collections.abc import Mapping
 
 import socketio as socketio_server
 from flask import Flask, render_template
+from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.exceptions import HTTPException, SecurityError, ServiceUnavailable
 
 from chat import records, signaling, state, web
@@ -90,6 +91,7 @@ def create_app(config: Mapping | None = None) -> Flask:
     app.register_error_handler(HTTPException, _error_page)
     app.register_error_handler(SecurityError, _untrusted_host)
     app.register_error_handler(Unavailable, _unavailable)
+    app.register_error_handler(SQLAlchemyError, lambda err: _unavailable(records.unavailable(err)))
     app.wsgi_app = ErrorShield(app.wsgi_app)  # outermost
     return app
 

@@ -12,16 +12,21 @@ revision (chat/records/migrations). Live state stays in the Store.
 """
 
 import fcntl
+import logging
 import os
 from pathlib import Path
 
 import sqlalchemy
 from flask import Flask
 from flask_migrate import upgrade as alembic_upgrade
+from sqlalchemy.exc import SQLAlchemyError
 
+from chat.errors import Unavailable
 from chat.extensions import db, migrate
+from chat.serving.mode import async_mode
 
 MIGRATIONS = Path(__file__).with_name("migrations")
+log = logging.getLogger(__name__)
 SQLITE_FILE = "videocall.sqlite3"
 CONNECT_TIMEOUT = 5  # seconds
 
@@ -33,12 +38,24 @@ def init_app(app: Flask) -> None:
     if url.startswith("postgresql"):
         # A database that does not answer fails a request in seconds (libpq waits forever).
         options["connect_args"] = {"connect_timeout": CONNECT_TIMEOUT}
+        _cooperative_psycopg2()
     app.config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", options)
     db.init_app(app)
     migrate.init_app(app, db, directory=str(MIGRATIONS))
     with app.app_context():
         if db.engine.dialect.name == "sqlite":
             sqlalchemy.event.listen(db.engine, "connect", _sqlite_pragmas)
+
+
+def unavailable(err: SQLAlchemyError) -> Unavailable:
+    """The database failed (down, or refusing): undo this request's changes, log it, say `unavailable`.
+
+    The log names the kind of failure only: the error's text may hold the
+    statement and its parameters.
+    """
+    db.session.rollback()
+    log.warning("the database did not answer: %s", type(err).__name__)
+    return Unavailable()
 
 
 def database_url(app: Flask) -> str:
@@ -66,6 +83,20 @@ def upgrade(app: Flask) -> None:
         with open(f"{database}.upgrade-lock", "w") as lock:
             fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file is closed
             alembic_upgrade(directory=str(MIGRATIONS))
+
+
+def _cooperative_psycopg2() -> None:
+    """Make psycopg2's waits on the database yield to the other greenlets of this process.
+
+    libpq blocks in C, where monkey patching does not reach: psycopg2's
+    documented hook is a wait callback. eventlet's monkey_patch sets one (its
+    psycopg patch); gevent has none, so psycogreen's is set here. Under
+    threads (tests, `flask run`) nothing is needed.
+    """
+    if async_mode() == "gevent":
+        from psycogreen.gevent import patch_psycopg
+
+        patch_psycopg()
 
 
 def _sqlite_pragmas(connection, _record) -> None:

@@ -12,19 +12,15 @@ The database failing loses the record, not the call: the failure is logged
 and the call's end is announced all the same.
 """
 
-import logging
 from datetime import UTC, datetime
 
 from sqlalchemy.exc import SQLAlchemyError
 
-from chat.errors import Unavailable
-from chat.extensions import db
+from chat import records
 from chat.records import registry
 from chat.records.models import CallRecord
 from chat.records.registry import MISSED, utcnow
 from chat.state.store import Ended
-
-log = logging.getLogger(__name__)
 
 
 def outcome(ended: Ended) -> str:
@@ -69,8 +65,7 @@ def listing(name: str) -> dict:
         calls = registry.history(name)
         missed = registry.unseen_missed(name)
     except SQLAlchemyError as err:
-        _failed(err)
-        raise Unavailable() from None
+        raise records.unavailable(err) from None
     return {"calls": [entry(c, name) for c in calls], "missed": [entry(c, name) for c in missed]}
 
 
@@ -79,8 +74,7 @@ def mark_seen(name: str) -> None:
     try:
         registry.mark_seen(name)
     except SQLAlchemyError as err:
-        _failed(err)
-        raise Unavailable() from None
+        raise records.unavailable(err) from None
 
 
 def entry(record: CallRecord, name: str) -> dict:
@@ -109,8 +103,7 @@ def _keep(caller, callee, what, started_at, answered_at, ended_at) -> bool:
 
 
 def _failed(err: SQLAlchemyError) -> bool:
-    db.session.rollback()
-    log.warning("the call history is unavailable: %s", type(err).__name__)
+    records.unavailable(err)
     return False
 
 

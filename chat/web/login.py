@@ -8,9 +8,11 @@ request_loader: a restart of the app, or days away, change nothing, and a
 device whose key was removed is signed out at its next request.
 """
 
-from flask import Response, current_app, request
+from flask import Response, current_app, g, request
 from flask_login import LoginManager, UserMixin
+from sqlalchemy.exc import SQLAlchemyError
 
+from chat import records
 from chat.records import registry
 from chat.records.registry import Identity
 from chat.state import store
@@ -34,7 +36,13 @@ class User(UserMixin):
 @login_manager.request_loader
 def load_user(request_) -> User | None:
     """The user whose device key the request's cookie holds, unless someone else holds the name live."""
-    identity = registry.sign_in(request_.cookies.get(DEVICE_COOKIE), registry.kept_for())
+    if g.get("records_failed"):
+        return None  # the error page that says so is rendered signed out
+    try:
+        identity = registry.sign_in(request_.cookies.get(DEVICE_COOKIE), registry.kept_for())
+    except SQLAlchemyError as err:  # a page answers 503, a connect is refused `unavailable`
+        g.records_failed = True
+        raise records.unavailable(err) from None
     if identity is None:
         return None
     holder = store().holder(identity.name)

@@ -152,7 +152,22 @@ def test_a_database_that_fails_loses_the_record_not_the_call(app, connect, caplo
     alice.get_received()
     assert send(bob, "hangup", {"call_id": call_id}) == {"ok": True}
     assert events(alice, "call_ended") == [{"call_id": call_id, "reason": "hangup", "by": "bob"}]
-    assert "the call history is unavailable" in caplog.text
+    assert "the database did not answer: " in caplog.text
     ack = send(alice, "history")
     assert (ack["ok"], ack["error"]) == (False, "unavailable")
     assert send(bob, "call", {"to": "alice"})["ok"]  # calls go on
+
+
+def test_a_database_that_fails_makes_pages_and_connects_unavailable_and_changes_nothing(app, connect, caplog):
+    alice = connect("alice")
+    with app.app_context():
+        db.session.execute(sqlalchemy.text("DROP TABLE device_links"))
+        db.session.execute(sqlalchemy.text("DROP TABLE devices"))
+        db.session.commit()
+    page = alice.http.get("/")
+    assert page.status_code == 503
+    assert "unavailable" in page.get_data(as_text=True)
+    assert not socket_client(app, alice.http).is_connected()  # refused `unavailable`, tried again later
+    assert "the database did not answer: " in caplog.text
+    assert "DROP" not in caplog.text and "SELECT" not in caplog.text  # no statements in the log
+    assert alice.is_connected()  # the socket that was open stays
