@@ -1,7 +1,15 @@
 """Another device for a name: one-time links, the device list, removal."""
 
+import pytest
+
 from chat.records import registry
 from tests.support.app_clients import CSRF, join, socket_client
+
+
+@pytest.fixture
+def app(on_both_databases):
+    """Names and devices are the records' rules: SQLite, then PostgreSQL."""
+    return on_both_databases()
 
 
 def make_link(client):

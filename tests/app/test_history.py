@@ -5,26 +5,14 @@ import time
 import pytest
 import sqlalchemy
 
-from chat import create_app
 from chat.extensions import db
 from chat.records.models import CallRecord
 from tests.support.app_clients import events, join, socket_client, wait_for
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def app(request):
-    settings = {"APP_ENV": "testing", "RING_TIMEOUT": 0.5, "GRACE_PERIOD": 0.5, "HISTORY_PER_MINUTE": 5}
-    if request.param == "postgresql":
-        url = request.getfixturevalue("postgres_server").url
-        engine = sqlalchemy.create_engine(url)
-        with engine.begin() as connection:  # a fresh schema for every test
-            connection.execute(sqlalchemy.text("DROP SCHEMA public CASCADE; CREATE SCHEMA public"))
-        engine.dispose()
-        settings["DATABASE_URL"] = url
-    app = create_app(settings)
-    yield app
-    with app.app_context():
-        db.engine.dispose()
+@pytest.fixture
+def app(on_both_databases):
+    return on_both_databases(HISTORY_PER_MINUTE=5)
 
 
 def send(sio, event, payload=None):

@@ -10,6 +10,12 @@ from chat.state.memory import MemoryStore
 from tests.support.app_clients import CSRF, join, socket_client
 
 
+@pytest.fixture
+def app(on_both_databases):
+    """Names and devices are the records' rules: SQLite, then PostgreSQL."""
+    return on_both_databases()
+
+
 def test_start_page_asks_for_a_name(client):
     page = client.get("/").get_data(as_text=True)
     assert 'for="name"' in page and ">Your name<" in page
