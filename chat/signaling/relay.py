@@ -42,11 +42,12 @@ def signal(sender: Sender, payload: dict) -> None:
     call_id = payloads.call_id_field(payload)
     body = payloads.signal_body(payload, config["MAX_SDP_BYTES"])
     relayed = {"call_id": call_id, "from": sender.name, **body}
-    size = payloads.utf8_length(json.dumps(relayed, ensure_ascii=False, separators=(",", ":")))
+    encoded = json.dumps(relayed, ensure_ascii=False, separators=(",", ":"))
+    size = payloads.utf8_length(encoded)
     budget = Limit(config["SIGNAL_BYTES_PER_CALL"], config["SIGNAL_BYTES_WINDOW"], SLIDING)
     if not limiter.hit(f"signal:bytes:{call_id}:{sender.name}", budget, cost=size):
         _strike(sender, "This call has sent too much signaling data. Hang up and call again.")
-    store().relay(sender.name, call_id, relayed)  # refused unless the call is active and the sender in it
+    store().relay(sender.name, call_id, relayed, encoded)  # refused unless the call is active, sender in it
 
 
 def start(app: Flask) -> None:

@@ -158,7 +158,7 @@ class MemoryStore:
             call = self._calls[call.id] = call.moved()
             return call
 
-    def relay(self, sender: str, call_id: str, message: dict) -> str:
+    def relay(self, sender: str, call_id: str, message: dict, encoded: str | None = None) -> str:
         with self._lock:
             peer = self._active(sender, call_id).peer_of(sender)
         self._deliver(peer, message)  # outside the lock: the emit may wait for a socket's queue

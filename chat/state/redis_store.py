@@ -150,8 +150,9 @@ class RedisStore:
     def move(self, name: str, call_id: str) -> Call:
         return _call(self._run("move", name, _id(call_id))["call"])
 
-    def relay(self, sender: str, call_id: str, message: dict) -> str:
-        encoded = json.dumps(message, ensure_ascii=False, separators=(",", ":"))
+    def relay(self, sender: str, call_id: str, message: dict, encoded: str | None = None) -> str:
+        if encoded is None:
+            encoded = json.dumps(message, ensure_ascii=False, separators=(",", ":"))
         return self._call("relay", sender, _id(call_id), encoded)
 
     def serve(self, deliver: Deliver, spawn: Callable[..., object], running: Callable[[], bool]) -> None:

@@ -144,8 +144,11 @@ class Store(Protocol):
     def move(self, name: str, call_id: str) -> Call:
         """Move an active call to another page of `name` (a reload, another tab)."""
 
-    def relay(self, sender: str, call_id: str, message: dict) -> str:
+    def relay(self, sender: str, call_id: str, message: dict, encoded: str | None = None) -> str:
         """Pass `message` to the peer of `sender` in this active call; return the peer.
+
+        `encoded` is the message as compact JSON, if the caller has made it
+        already (to count its bytes): a shared backend sends that text.
 
         Refused (not_active, no_such_call) unless the call is active and
         `sender` one of its parties. The message is handed to the `deliver`
