@@ -603,7 +603,7 @@ def _wait_http(url: str, proc: subprocess.Popen, what: str, timeout: float = 15.
 @contextmanager
 def node_baseline() -> Iterator[str]:
     """`node benchmarks/baseline/server.js` on a free port; yields its URL."""
-    from tests.support.servers import end_process, free_port
+    from scripts.stack import end_process, free_port
 
     script = ROOT / "benchmarks" / "baseline" / "server.js"
     if not script.exists():

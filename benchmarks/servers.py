@@ -26,6 +26,8 @@ from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 
+from scripts.stack import end_process, free_port
+
 ROOT = Path(__file__).resolve().parent.parent
 BASELINE = ROOT / "benchmarks" / "baseline"
 SERVER_CPU = 0
@@ -74,12 +76,6 @@ NOT_INHERITED = ("REDIS_URL", "RATE_LIMIT_STORAGE")
 def inherited_env() -> dict[str, str]:
     """This process's environment without NOT_INHERITED."""
     return {k: v for k, v in os.environ.items() if k not in NOT_INHERITED}
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def raise_open_files() -> int:
@@ -237,13 +233,8 @@ class Target:
         return self.start()
 
     def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.send_signal(self.stop_signal)
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        if self.proc is not None:
+            end_process(self.proc, self.stop_signal)
         self.proc = None
 
 

@@ -54,6 +54,17 @@ START_TIMEOUT = 20.0
 # --- Ports and certificate --------------------------------------------------------------------------
 
 
+def end_process(proc: subprocess.Popen, sig: int = signal.SIGTERM, timeout: float = 10.0) -> None:
+    """Stop a process with `sig`, and SIGKILL it if it has not exited within `timeout` seconds."""
+    if proc.poll() is None:
+        proc.send_signal(sig)
+        try:
+            proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
 def free_port() -> int:
     """A TCP port on 127.0.0.1 that is free now."""
     with socket.socket() as sock:
@@ -525,16 +536,10 @@ class Stack:
     def stop(self) -> None:
         """Stop the servers, the last started first: nginx, the gunicorns, Redis, coturn."""
         for _, proc, _ in reversed(self.processes):
-            if proc.poll() is None:
-                # SIGINT is gunicorn's quick shutdown (SIGTERM would wait up to
-                # graceful_timeout for open sockets); nginx and coturn exit on it
-                # too, and Redis shuts down as on SIGTERM, its AOF flushed.
-                proc.send_signal(signal.SIGINT)
-                try:
-                    proc.wait(timeout=10)
-                except subprocess.TimeoutExpired:
-                    proc.kill()
-                    proc.wait()
+            # SIGINT is gunicorn's quick shutdown (SIGTERM would wait up to
+            # graceful_timeout for open sockets); nginx and coturn exit on it
+            # too, and Redis shuts down as on SIGTERM, its AOF flushed.
+            end_process(proc, signal.SIGINT)
 
 
 def answers(url: str) -> bool:

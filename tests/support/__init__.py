@@ -1,7 +1,8 @@
 """What the tests share that is not a fixture; test modules and conftests import it, never each other.
 
 - paths.py: ROOT, the checkout
-- servers.py: LiveServer (the app under `python wsgi.py` or gunicorn), end_process, free_port
+- servers.py: LiveServer (the app under `python wsgi.py` or gunicorn)
+  (end_process and free_port are in scripts/stack.py)
 - nginx.py: Nginx, and production_stack() (nginx with TLS -> gunicorn -> the app)
 - coturn.py: Coturn (a real turnserver), and the browser tests' TURN_SECRET and TURN_TEST_CONFIG
 - turn_client.py: TurnClient, a STUN/TURN client over UDP

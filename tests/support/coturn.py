@@ -18,8 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from scripts.stack import free_port_pair
-from tests.support.servers import end_process
+from scripts.stack import end_process, free_port_pair
 from tests.support.turn_client import TurnClient
 
 TURNSERVER = "/usr/bin/turnserver"

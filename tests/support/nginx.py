@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from scripts.stack import NGINX, answers, nginx_config, render_site
-from tests.support.servers import LiveServer, end_process, free_port
+from scripts.stack import NGINX, answers, end_process, free_port, nginx_config, render_site
+from tests.support.servers import LiveServer
 
 
 class Nginx:

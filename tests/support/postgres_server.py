@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from scripts.stack import free_port
+from scripts.stack import end_process, free_port
 
 START_TIMEOUT = 30.0
 UNPRIVILEGED = "nobody"
@@ -102,13 +102,7 @@ class PostgresServer:
         """Fast shutdown (SIGINT): open sessions are ended rather than waited for."""
         if self.proc is None:
             return
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGINT)
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        end_process(self.proc, signal.SIGINT)
         self.proc = None
 
     def close(self) -> None:

@@ -9,8 +9,7 @@ from pathlib import Path
 import pytest
 import redis
 
-from scripts.stack import free_port
-from tests.support.servers import end_process
+from scripts.stack import end_process, free_port
 
 REDIS_SERVER = "/usr/bin/redis-server"
 START_TIMEOUT = 10.0

@@ -10,7 +10,7 @@ import urllib.request
 
 import pytest
 
-from scripts.stack import free_port
+from scripts.stack import end_process, free_port
 from tests.support.paths import ROOT
 
 # Settings of every live server; keyword arguments go on top. The timers are
@@ -37,17 +37,6 @@ COMMANDS = {
 }
 # Settings that go with each server.
 SERVER_ENV = {"gunicorn-gevent": {"GUNICORN_WORKER": "gevent"}}
-
-
-def end_process(proc: subprocess.Popen) -> None:
-    """Stop a server process: terminate, and kill it if it has not gone in 5 s."""
-    if proc.poll() is None:
-        proc.terminate()
-        try:
-            proc.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
 
 
 class LiveServer:
@@ -115,7 +104,7 @@ class LiveServer:
         )
 
     def stop(self) -> None:
-        end_process(self.proc)
+        end_process(self.proc, timeout=5)
         self._log.close()
         if self._instance:
             shutil.rmtree(self._instance, ignore_errors=True)
