@@ -75,3 +75,21 @@ def test_a_query_waiting_on_the_database_does_not_stop_the_process(service, post
         holder.close()
     waiting.join(timeout=10)
     assert joined == {"status": 302}
+
+
+def test_two_browsers_registering_one_free_name_through_both_processes_one_wins(service):
+    for round_ in range(3):
+        name = f"race{round_}"
+        start = threading.Barrier(2)
+        statuses = []
+
+        def register(index, name=name, start=start, statuses=statuses):
+            start.wait()
+            statuses.append(join_status(service[index], name))
+
+        threads = [threading.Thread(target=register, args=(index,)) for index in (0, 1)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=20)
+        assert sorted(statuses) == [302, 409], statuses
