@@ -103,8 +103,7 @@ class Config:
     # (killed, its machine gone) and its sockets are detached by the others.
     PROCESS_TIMEOUT = _env_float("PROCESS_TIMEOUT", 10.0)
     # Durable records (registered names, devices, calls): a SQLite file in the instance
-    # folder when unset; postgresql://user:password@host/db for several processes.
-    # (chat/records; issue 13 is wiring them into the join and the pages.)
+    # folder when unset; postgresql://user:password@host/db for several processes (chat/records).
     DATABASE_URL = os.environ.get("DATABASE_URL") or None
     # Days a registered name is kept without being used; then anyone may take it.
     NAME_KEEP_DAYS = _env_int("NAME_KEEP_DAYS", 90)

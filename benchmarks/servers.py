@@ -264,6 +264,8 @@ class AppTarget(Target):
             **APP_ENV,
             "PORT": str(self.port),
             "PUBLIC_URL": f"http://127.0.0.1:{self.port}",  # production needs one
+            # A database of its own at each start (SQLite): the users of every run register anew.
+            "INSTANCE_PATH": str(self.logdir / f"instance-{self.starts}"),
             **MODES[self.mode],
             **self.settings,
         }
@@ -475,6 +477,8 @@ class PairTarget(Target):
         process.logdir = self.logdir / f"process-{index}"
         process.logdir.mkdir(exist_ok=True)
         process.settings["REDIS_URL"] = self.redis.url
+        # The processes of one host share their SQLite records, as the deployed ones do.
+        process.settings["INSTANCE_PATH"] = str(self.logdir / f"instance-{self.starts}")
         return process
 
     def start(self) -> "PairTarget":
