@@ -52,7 +52,8 @@ vendor:
 # `make bench-quick` is a smoke run of about a minute and a half. Options go in BENCH_ARGS,
 # e.g. `make bench BENCH_ARGS="--modes gevent --skip-browser"`. The load generator
 # (benchmarks/loadgen/) has no npm dependencies; the baseline's are installed by npm ci.
-.PHONY: bench bench-quick bench-packages
+# `make bench-records` times the durable records (join, sign-in, history) on SQLite and PostgreSQL.
+.PHONY: bench bench-quick bench-records bench-packages
 BENCH_NODE_MODULES := benchmarks/baseline/node_modules/.package-lock.json
 
 bench: $(VENV)/.bench $(BENCH_NODE_MODULES)
@@ -61,9 +62,12 @@ bench: $(VENV)/.bench $(BENCH_NODE_MODULES)
 bench-quick: $(VENV)/.bench $(BENCH_NODE_MODULES)
 	$(BIN)/python -m benchmarks.run --quick $(BENCH_ARGS)
 
+bench-records: $(VENV)/.bench
+	$(BIN)/python -m benchmarks.records $(BENCH_ARGS)
+
 bench-packages:
 	scripts/ensure-packages.sh /usr/bin/node=nodejs /usr/bin/npm=npm /usr/bin/chromium=chromium /usr/bin/redis-server=redis-server \
-		/usr/bin/turnserver=coturn
+		/usr/bin/turnserver=coturn postgresql
 
 $(VENV)/.bench: requirements.txt requirements-dev.txt requirements-bench.txt | $(VENV)/bin/python bench-packages
 	$(BIN)/pip install -q --disable-pip-version-check -r requirements-bench.txt

@@ -83,8 +83,8 @@ def give_up():
     check_csrf()
     if current_user.is_authenticated and request.form.get("confirm") == current_user.name:
         name = current_user.name
+        _release(name, current_user.owner)  # first: the call it ends is recorded, then deleted with the name
         registry.give_up(name)
-        _release(name, current_user.owner)
         log.info("%s was given up", name)
         response = redirect(url_for("pages.index"))
         forget_device_key(response)
@@ -100,8 +100,8 @@ def _sign_out(name: str, owner: str, device_id: int) -> None:
         sign_out(sids, "left")
         log.info("%s signed a device out", name)
         return
+    _release(name, owner)  # first: the call it ends is recorded, then deleted with the name
     registry.give_up(name)
-    _release(name, owner)
     log.info("%s left", name)
 
 

@@ -7,7 +7,7 @@ import sqlalchemy
 
 from chat.extensions import db
 from chat.records.models import CallRecord
-from tests.support.app_clients import events, join, socket_client, wait_for
+from tests.support.app_clients import CSRF, events, join, socket_client, wait_for
 
 
 @pytest.fixture
@@ -159,3 +159,15 @@ def test_a_database_that_fails_makes_pages_and_connects_unavailable_and_changes_
     assert "the database did not answer: " in caplog.text
     assert "DROP" not in caplog.text and "SELECT" not in caplog.text  # no statements in the log
     assert alice.is_connected()  # the socket that was open stays
+
+
+def test_leaving_with_the_last_device_deletes_the_call_it_ends_with_the_name(app, connect):
+    alice, bob = connect("alice"), connect("bob")
+    call_id = send(bob, "call", {"to": "alice"})["call_id"]
+    assert send(alice, "accept", {"call_id": call_id})["ok"]
+    with alice.http.session_transaction() as session:
+        session["csrf"] = CSRF
+    assert alice.http.post("/leave", data={"csrf_token": CSRF}).status_code == 302
+    assert wait_for(bob, "call_ended")["reason"] == "left"
+    assert send(bob, "history")["calls"] == []  # the name is gone, and the calls with it
+    assert rows(app) == 0
