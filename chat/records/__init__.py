@@ -101,9 +101,13 @@ def _cooperative_psycopg2() -> None:
 
 def _sqlite_pragmas(connection, _record) -> None:
     # SQLite leaves foreign keys unchecked unless asked, per connection; WAL lets readers go on
-    # while one process writes, and busy_timeout makes a writer wait for another's lock.
+    # while one process writes, and busy_timeout makes a writer wait for another's lock. In WAL,
+    # synchronous=NORMAL (SQLite's advice) syncs at checkpoints rather than at every commit: a
+    # crash of the app loses nothing, a power cut the last commits at most (a registration
+    # 1.07 ms instead of 1.50, benchmarks/records.py).
     cursor = connection.cursor()
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA busy_timeout=5000")
+    cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.close()

@@ -16,6 +16,7 @@ from datetime import UTC, datetime, timedelta
 from flask import current_app
 from sqlalchemy import Select, delete, or_, select, update
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import joinedload
 
 from chat.errors import SignalingError
 from chat.extensions import db
@@ -79,7 +80,8 @@ def sign_in(key: object, keep: timedelta, now: datetime | None = None) -> Identi
     if not isinstance(key, str) or not key:
         return None
     now = now or utcnow()
-    device = db.session.scalar(select(Device).where(Device.key_digest == digest(key)))
+    found = select(Device).options(joinedload(Device.registration)).where(Device.key_digest == digest(key))
+    device = db.session.scalar(found)  # one query: every page and every connect asks
     if device is None:
         return None
     registration = device.registration
