@@ -1,4 +1,5 @@
 // The call screen: wires signaling, the call's lifecycle, the peer connection and the page.
+import { addLine, bindChat, MAX_CHAT_CHARS, showChat } from "./chat_log.js";
 import { describeCheck, gatherCandidateTypes } from "./check.js";
 import { createHistory } from "./history.js";
 import { forgetIceServers, prefetchIceServers, rtcConfiguration } from "./ice.js";
@@ -24,6 +25,8 @@ const state = {
   stream: new MediaStream(),
   muted: false,
   cameraOff: false,
+  screen: null, // the screen's video track while it is shared
+  peerSaid: null, // the other side's last state message: {muted, cameraOff, sharing}
   watching: null,
   routeTimer: null,
   leaving: false, // this page sent the Leave form
@@ -98,11 +101,15 @@ async function startPeer() {
       }
       if (s === "disconnected") ui.setStatus("The connection is interrupted; trying to restore it…");
     },
+    onMessage: (message) => peer === state.peer && onPeerMessage(call, message),
+    onChannelOpen: () => peer === state.peer && sendState(),
     onClose: (error) => {
       if (peer === state.peer && error) failCall(call, error.message);
     },
   });
   state.peer = peer;
+  showChat(true);
+  if (state.screen) peer.replaceVideo(state.screen, state.stream); // sharing went on through a move
   sessionStorage.setItem(ACTIVE_CALL_KEY, call.id);
   const queued = state.pending.filter((m) => m.epoch === call.epoch);
   state.pending = [];
@@ -128,11 +135,82 @@ function closePeer() {
   ui.setRoute(null);
   peer?.close();
   ui.setRemoteStream(null);
+  showChat(false);
+  state.peerSaid = null;
+  ui.setPeerState(null);
+}
+
+// The other side's page, over the data channel
+
+/** Tell the other side how this one is: muted, camera off, sharing the screen. */
+function sendState() {
+  state.peer?.sendMessage({ type: "state", muted: state.muted, cameraOff: state.cameraOff, sharing: !!state.screen });
+}
+
+function onPeerMessage(call, message) {
+  if (message.type === "chat" && typeof message.text === "string") {
+    addLine(call.peer, message.text.slice(0, MAX_CHAT_CHARS));
+  } else if (message.type === "state") {
+    const now = { muted: message.muted === true, cameraOff: message.cameraOff === true, sharing: message.sharing === true };
+    const before = state.peerSaid ?? { muted: false, cameraOff: false, sharing: false };
+    state.peerSaid = now;
+    const changes = [
+      [now.muted !== before.muted, now.muted ? `${call.peer} muted.` : `${call.peer} unmuted.`],
+      [now.cameraOff !== before.cameraOff, now.cameraOff ? `${call.peer} turned the camera off.` : `${call.peer} turned the camera on.`],
+      [now.sharing !== before.sharing, now.sharing ? `${call.peer} is sharing the screen.` : `${call.peer} stopped sharing the screen.`],
+    ];
+    const said = changes.filter(([changed]) => changed).map(([, text]) => text);
+    if (said.length) ui.setStatus(said.join(" "));
+    const shown = [now.muted && "muted", now.cameraOff && "camera off", now.sharing && "sharing the screen"];
+    const words = shown.filter(Boolean);
+    ui.setPeerState(words.length ? `${call.peer}: ${words.join(" · ")}` : null);
+  }
+}
+
+// Screen sharing: the screen's track replaces the camera's in the same sender (no renegotiation).
+
+async function toggleScreen() {
+  if (state.screen) return stopSharing();
+  if (!state.peer) return;
+  let display;
+  try {
+    display = await navigator.mediaDevices.getDisplayMedia({ video: true, audio: false });
+  } catch (err) {
+    if (err.name !== "NotAllowedError") ui.setStatus(`The screen cannot be shared: ${err.message}`);
+    return; // NotAllowedError: the person chose not to share
+  }
+  const [track] = display.getVideoTracks();
+  if (!state.peer) return track.stop(); // the call ended while the browser asked
+  state.screen = track;
+  // The browser's own "Stop sharing" ends the track.
+  track.addEventListener("ended", () => state.screen === track && stopSharing());
+  await state.peer.replaceVideo(track, display);
+  ui.setLocalStream(display);
+  ui.setSharing(true);
+  sendState();
+}
+
+async function stopSharing() {
+  if (!dropScreen()) return;
+  await state.peer?.replaceVideo(state.stream.getVideoTracks()[0] ?? null, state.stream);
+  sendState();
+}
+
+/** Stop the screen's track and show the camera again; false if nothing was shared. */
+function dropScreen() {
+  const track = state.screen;
+  if (!track) return false;
+  state.screen = null;
+  track.stop();
+  ui.setLocalStream(state.stream);
+  ui.setSharing(false);
+  return true;
 }
 
 /** The one way out of a call, whatever ended it: `event` says what did. */
 function endCall(event, text) {
   if (!lifecycle.can(event)) return;
+  dropScreen();
   closePeer();
   state.call = null;
   state.pending = [];
@@ -183,6 +261,7 @@ const handlers = {
     closePeer();
     state.call.epoch = epoch;
     if (lifecycle.apply(event) === "elsewhere") {
+      dropScreen();
       sessionStorage.removeItem(ACTIVE_CALL_KEY);
       ui.setStatus("The call moved to another page.");
     } else {
@@ -311,12 +390,15 @@ ui.bind({
     state.muted = !state.muted;
     applyTrackSwitches();
     ui.setMuted(state.muted);
+    sendState();
   },
   toggleCamera() {
     state.cameraOff = !state.cameraOff;
     applyTrackSwitches();
     ui.setCameraOff(state.cameraOff);
+    sendState();
   },
+  toggleScreen,
   async copyLink() {
     ui.setStatus((await ui.copyInviteLink()) ? "Invite link copied." : "Select the link and copy it.");
   },
@@ -337,6 +419,15 @@ ui.bind({
     if (!NAME.test(name)) return ui.setPeerPresence(null, null);
     watchTimer = setTimeout(() => watch(name), 300);
   },
+});
+
+bindChat((text) => {
+  if (!state.call || !state.peer?.sendMessage({ type: "chat", text })) {
+    ui.setStatus("The message could not be sent: the call is not connected.");
+    return false;
+  }
+  addLine(me, text);
+  return true;
 });
 
 if (NAME.test(ui.peerName())) state.watching = ui.peerName();

@@ -6,6 +6,13 @@
 // and takes the caller's. The caller is impolite and ignores the colliding
 // offer. Both sides must agree on this, which the roles guarantee.
 
+// The data channel both sides open for chat and for telling each other their state
+// (muted, camera off, sharing the screen). Negotiated (the same id on both sides, made
+// before the first offer), so neither waits for the other's `datachannel` event.
+const CHANNEL = { label: "app", id: 0 };
+// What one message on it may be at most, in UTF-16 code units (a chat line is far less).
+export const MAX_MESSAGE_CHARS = 16000;
+
 // How long ICE may take to find a path before the call is given up.
 const CONNECT_TIMEOUT_MS = 30000;
 // With relay only, how long to wait for the first relay candidate. A TURN
@@ -18,9 +25,20 @@ export class PeerSession {
    * polite: boolean; stream: local MediaStream (may have no tracks);
    * rtcConfig: RTCConfiguration (ICE servers, transport policy); send(message): deliver a {description} or
    * {candidate} to the other side; onRemoteStream(stream);
-   * onConnectionState(state); onClose(error): called once, when closed.
+   * onConnectionState(state); onMessage(object): a message of the other side's page,
+   * parsed, over the data channel; onChannelOpen(); onClose(error): called once, when closed.
    */
-  constructor({ polite, stream, rtcConfig, send, onRemoteStream, onConnectionState, onClose }) {
+  constructor({
+    polite,
+    stream,
+    rtcConfig,
+    send,
+    onRemoteStream,
+    onConnectionState,
+    onMessage = () => {},
+    onChannelOpen = () => {},
+    onClose,
+  }) {
     this.polite = polite;
     this.send = send;
     this.onClose = onClose;
@@ -39,6 +57,20 @@ export class PeerSession {
         pc.addTransceiver(kind, { direction: "recvonly" });
       }
     }
+
+    const channel = (this.channel = pc.createDataChannel(CHANNEL.label, { negotiated: true, id: CHANNEL.id }));
+    channel.onopen = () => onChannelOpen();
+    channel.onmessage = ({ data }) => {
+      // The other side is another browser, not to be trusted: only objects of known shape go on.
+      if (typeof data !== "string" || data.length > MAX_MESSAGE_CHARS) return;
+      let message;
+      try {
+        message = JSON.parse(data);
+      } catch {
+        return;
+      }
+      if (message && typeof message === "object" && typeof message.type === "string") onMessage(message);
+    };
 
     this.candidates = 0;
     this.connectTimer = setTimeout(
@@ -133,6 +165,34 @@ export class PeerSession {
     }
   }
 
+  /** Send `message` (an object with a `type`) to the other side's page; false if the channel is not open. */
+  sendMessage(message) {
+    if (this.closed || this.channel.readyState !== "open") return false;
+    const text = JSON.stringify(message);
+    if (text.length > MAX_MESSAGE_CHARS) return false;
+    this.channel.send(text);
+    return true;
+  }
+
+  /**
+   * Send `track` instead of the video now sent (no renegotiation: replaceTrack); with no
+   * video sender yet (no camera), add it (renegotiates).
+   */
+  async replaceVideo(track, stream) {
+    if (this.closed) return;
+    const sender = this.pc.getSenders().find((s) => s.track?.kind === "video" || s === this.videoSender);
+    if (sender) {
+      this.videoSender = sender;
+      try {
+        await sender.replaceTrack(track);
+      } catch (err) {
+        if (!this.closed) throw err; // closed meanwhile (the call ended): nothing left to send to
+      }
+    } else if (track) {
+      this.videoSender = this.pc.addTrack(track, stream);
+    }
+  }
+
   /** Start sending the tracks of `stream` that are not sent yet (renegotiates). */
   addStream(stream) {
     if (this.closed) return;
@@ -168,6 +228,7 @@ export class PeerSession {
     const pc = this.pc;
     pc.ontrack = pc.onicecandidate = pc.onnegotiationneeded = pc.onconnectionstatechange = null;
     pc.onicegatheringstatechange = null;
+    this.channel.onopen = this.channel.onmessage = null;
     pc.close();
     for (const track of this.remoteStream.getTracks()) track.stop();
     this.onClose(error);

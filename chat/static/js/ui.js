@@ -18,6 +18,8 @@ const el = {
   inCall: $("in-call"),
   mute: $("mute"),
   camera: $("camera"),
+  shareScreen: $("share-screen"),
+  peerState: $("peer-state"),
   localVideo: $("local-video"),
   remoteVideo: $("remote-video"),
   ringDialog: $("ring-dialog"),
@@ -39,6 +41,8 @@ export function bind(actions) {
   el.peer.addEventListener("input", () => actions.peerTyped(el.peer.value));
   $("leave-form").addEventListener("submit", actions.leaving);
   el.callButton.disabled = false; // rendered disabled until this handler exists
+  // No getDisplayMedia (phones, plain http): no button that can only fail.
+  el.shareScreen.hidden = !navigator.mediaDevices?.getDisplayMedia;
   el.check.disabled = false;
   const clicks = {
     cancel: actions.cancel,
@@ -47,6 +51,7 @@ export function bind(actions) {
     hangup: actions.hangup,
     mute: actions.toggleMute,
     camera: actions.toggleCamera,
+    "share-screen": actions.toggleScreen,
     "move-here": actions.moveHere,
     "end-elsewhere": actions.hangup,
     "copy-link": actions.copyLink,
@@ -149,6 +154,19 @@ export function setRemoteStream(stream) {
 export function setMuted(muted) {
   el.mute.textContent = muted ? "Unmute" : "Mute";
   el.mute.setAttribute("aria-pressed", String(muted));
+}
+
+export function setSharing(sharing) {
+  el.shareScreen.textContent = sharing ? "Stop sharing" : "Share screen";
+  el.shareScreen.setAttribute("aria-pressed", String(sharing));
+  // The screen is not a mirror image: the preview shows it the right way round.
+  el.localVideo.classList.toggle("screen", sharing);
+}
+
+/** Say over the remote video what the other side did ("alice muted · camera off"), or nothing. */
+export function setPeerState(text) {
+  el.peerState.hidden = !text;
+  el.peerState.textContent = text || "";
 }
 
 export function setCameraOff(off) {

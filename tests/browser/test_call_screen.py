@@ -1,0 +1,112 @@
+"""In a call, between two real browsers: chat, the other side's state, screen sharing (issue 14).
+
+Chat and state travel over the peer connection's data channel, not through
+the server. To see which track a page sends, the pages' RTCPeerConnections
+are kept in a list by a subclass made before the page's scripts run (it only
+records them).
+"""
+
+import pytest
+from playwright.sync_api import expect
+
+from tests.support.browser_steps import connect_call, expect_video_playing, status
+
+pytestmark = pytest.mark.browser
+
+KEEP_PEER_CONNECTIONS = """(() => {
+  const Native = window.RTCPeerConnection;
+  window.peerConnections = [];
+  window.RTCPeerConnection = class extends Native {
+    constructor(...args) {
+      super(...args);
+      window.peerConnections.push(this);
+    }
+  };
+})();"""
+
+SENT_VIDEO_LABEL = """() => {
+  const pc = window.peerConnections.at(-1);
+  const sender = pc.getSenders().find((s) => s.track && s.track.kind === "video");
+  return sender ? sender.track.label : null;
+}"""
+
+
+@pytest.fixture
+def in_call(joined):
+    """alice and bob in a call (alice called), their pages recording their peer connections."""
+
+    def _in_call(alice_name="alice", bob_name="bob"):
+        alice, bob = joined(alice_name), joined(bob_name)
+        for page in (alice, bob):
+            page.add_init_script(KEEP_PEER_CONNECTIONS)
+            page.reload()
+            expect(page.get_by_role("button", name="Call", exact=True)).to_be_enabled()
+        connect_call(alice, alice_name, bob, bob_name)
+        return alice, bob
+
+    return _in_call
+
+
+def chat_log(page):
+    return page.get_by_role("log", name="Chat")
+
+
+def test_a_chat_message_with_markup_arrives_as_text(in_call):
+    alice, bob = in_call("ann", "ben")
+    text = '<b>bold</b> <img src=x onerror="document.title=1"> & ü'
+    alice.get_by_label("Message").fill(text)
+    alice.get_by_role("button", name="Send").click()
+    expect(chat_log(bob)).to_contain_text(f"ann: {text}")
+    expect(chat_log(alice)).to_contain_text(f"ann: {text}")
+    assert bob.locator("#chat-log b, #chat-log img").count() == 0  # text, never HTML
+    bob.get_by_label("Message").fill("hello back")
+    bob.get_by_label("Message").press("Enter")
+    expect(chat_log(alice)).to_contain_text("ben: hello back")
+    for page in (alice, bob):
+        expect(page.get_by_label("Message")).to_have_value("")  # emptied once sent
+
+
+def test_the_other_side_is_told_of_a_mute_and_the_camera(in_call):
+    alice, bob = in_call("cat", "dan")
+    alice.get_by_role("button", name="Mute", exact=True).click()
+    expect(status(bob)).to_have_text("cat muted.")
+    expect(bob.locator("#peer-state")).to_have_text("cat: muted")
+    alice.get_by_role("button", name="Camera off").click()
+    expect(status(bob)).to_have_text("cat turned the camera off.")
+    expect(bob.locator("#peer-state")).to_have_text("cat: muted · camera off")
+    alice.get_by_role("button", name="Unmute").click()
+    alice.get_by_role("button", name="Camera on").click()
+    expect(status(bob)).to_have_text("cat turned the camera on.")
+    expect(bob.locator("#peer-state")).to_be_hidden()
+
+
+def test_sharing_the_screen_replaces_the_sent_video_and_goes_back_to_the_camera(in_call):
+    alice, bob = in_call("eve", "fay")
+    camera = alice.evaluate(SENT_VIDEO_LABEL)
+    assert camera.startswith("fake_device")
+    signals_before = alice.evaluate("() => window.peerConnections.at(-1).localDescription.sdp")
+    alice.get_by_role("button", name="Share screen").click()
+    stop = alice.get_by_role("button", name="Stop sharing")
+    expect(stop).to_have_attribute("aria-pressed", "true")
+    alice.wait_for_function(f"() => ({SENT_VIDEO_LABEL})().startsWith('screen')")
+    expect(status(bob)).to_have_text("eve is sharing the screen.")
+    expect_video_playing(bob, "Remote video")  # the screen's frames arrive
+    # replaceTrack: the same sender, no new offer.
+    assert alice.evaluate("() => window.peerConnections.at(-1).localDescription.sdp") == signals_before
+    stop.click()
+    expect(alice.get_by_role("button", name="Share screen")).to_have_attribute("aria-pressed", "false")
+    alice.wait_for_function(f"() => ({SENT_VIDEO_LABEL})() === {camera!r}")
+    expect(status(bob)).to_have_text("eve stopped sharing the screen.")
+    expect_video_playing(bob, "Remote video")
+
+    # The browser's own "Stop sharing" ends the screen's track: back to the camera too.
+    alice.get_by_role("button", name="Share screen").click()
+    alice.wait_for_function(f"() => ({SENT_VIDEO_LABEL})().startsWith('screen')")
+    alice.evaluate("() => document.getElementById('local-video').srcObject.getVideoTracks()[0].stop()")
+    # A track stopped by the page fires no `ended`; the browser's button does. Say it as the browser would.
+    alice.evaluate(
+        "() => document.getElementById('local-video').srcObject.getVideoTracks()[0]"
+        ".dispatchEvent(new Event('ended'))"
+    )
+    alice.wait_for_function(f"() => ({SENT_VIDEO_LABEL})() === {camera!r}")
+    expect(alice.get_by_role("button", name="Share screen")).to_be_visible()
