@@ -6,10 +6,18 @@ are kept in a list by a subclass made before the page's scripts run (it only
 records them).
 """
 
+import time
+
 import pytest
 from playwright.sync_api import expect
 
-from tests.support.browser_steps import connect_call, expect_video_playing, status
+from tests.support.browser_steps import (
+    connect_call,
+    expect_idle,
+    expect_in_call,
+    expect_video_playing,
+    status,
+)
 
 pytestmark = pytest.mark.browser
 
@@ -23,6 +31,8 @@ KEEP_PEER_CONNECTIONS = """(() => {
     }
   };
 })();"""
+
+PEER_GONE_S = 7  # main.js's PEER_GONE_MS: how long a page that went may take to come back
 
 SENT_VIDEO_LABEL = """() => {
   const pc = window.peerConnections.at(-1);
@@ -110,3 +120,19 @@ def test_sharing_the_screen_replaces_the_sent_video_and_goes_back_to_the_camera(
     )
     alice.wait_for_function(f"() => ({SENT_VIDEO_LABEL})() === {camera!r}")
     expect(alice.get_by_role("button", name="Share screen")).to_be_visible()
+
+
+def test_a_closed_tab_ends_the_call_within_ten_seconds_but_a_reload_keeps_it(in_call):
+    alice, bob = in_call("gil", "hal")
+    alice.reload()
+    expect_in_call(alice, "hal")
+    expect_in_call(bob, "gil")
+    time.sleep(PEER_GONE_S + 1)  # past the wait for a page that went: the reloaded one came back
+    expect(bob.get_by_role("button", name="Hang up")).to_be_visible()
+    expect(status(bob)).to_have_text("In a call with gil.")
+
+    closed = time.monotonic()
+    alice.close()
+    expect(status(bob)).to_have_text("gil closed the call.")
+    assert time.monotonic() - closed < 10.0  # not the server's 30 s grace period
+    expect_idle(bob)

@@ -17,6 +17,9 @@ const me = root.dataset.me;
 const NAME = /^[a-z0-9._-]{1,32}$/;
 // Survives a reload of this tab only, so a reloaded page can take its call back.
 const ACTIVE_CALL_KEY = "activeCall";
+// How long the other side's page may be gone (its data channel closed) before the call ends
+// here: a reload takes the call back well within it (a move), a closed tab never does.
+const PEER_GONE_MS = 7000;
 
 const state = {
   call: null, // {id, peer, role, epoch}
@@ -29,6 +32,7 @@ const state = {
   peerSaid: null, // the other side's last state message: {muted, cameraOff, sharing}
   watching: null,
   routeTimer: null,
+  goneTimer: null, // {peer, id}: the wait for the other side's page that went
   leaving: false, // this page sent the Leave form
 };
 
@@ -103,6 +107,7 @@ async function startPeer() {
     },
     onMessage: (message) => peer === state.peer && onPeerMessage(call, message),
     onChannelOpen: () => peer === state.peer && sendState(),
+    onChannelClose: () => peer === state.peer && peerGone(call, peer),
     onClose: (error) => {
       if (peer === state.peer && error) failCall(call, error.message);
     },
@@ -148,6 +153,7 @@ function sendState() {
 }
 
 function onPeerMessage(call, message) {
+  if (message.type === "bye") return peerGone(call, state.peer);
   if (message.type === "chat" && typeof message.text === "string") {
     addLine(call.peer, message.text.slice(0, MAX_CHAT_CHARS));
   } else if (message.type === "state") {
@@ -165,6 +171,18 @@ function onPeerMessage(call, message) {
     const words = shown.filter(Boolean);
     ui.setPeerState(words.length ? `${call.peer}: ${words.join(" · ")}` : null);
   }
+}
+
+/** The other side's page closed its connection: end the call unless it comes back (a reload moves it). */
+function peerGone(call, peer) {
+  if (state.goneTimer?.peer === peer) return; // said already (its "bye", then its channel's close)
+  clearTimeout(state.goneTimer?.id);
+  state.goneTimer = { peer };
+  ui.setStatus(`${call.peer}'s page was closed. Waiting for it to come back…`);
+  state.goneTimer.id = setTimeout(() => {
+    if (state.peer !== peer || !isCurrent(call.id)) return; // it came back (call_moved), or the call ended
+    finish("hangup", "page_closed");
+  }, PEER_GONE_MS);
 }
 
 // Screen sharing: the screen's track replaces the camera's in the same sender (no renegotiation).
@@ -420,6 +438,11 @@ ui.bind({
     watchTimer = setTimeout(() => watch(name), 300);
   },
 });
+
+// Leaving the page (closed, reloaded, navigated away): tell the other side at once, which waits
+// PEER_GONE_MS for a reload to take the call back. The connection's own close says it too, when
+// the browser gets to send it.
+window.addEventListener("pagehide", () => state.peer?.sendMessage({ type: "bye" }));
 
 bindChat((text) => {
   if (!state.call || !state.peer?.sendMessage({ type: "chat", text })) {

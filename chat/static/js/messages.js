@@ -36,6 +36,8 @@ export const TEXTS = Object.freeze({
     left: (c, byMe) => (byMe ? "Call ended." : `${c.peer} left.`),
     failed: (c, byMe) => (byMe ? "The call failed." : `The call failed: no connection could be made with ${c.peer}.`),
     gone: (c, byMe) => (byMe ? "Call ended: you were away too long." : `${c.peer} left: the connection was lost.`),
+    // Client side only: the other side's page closed and did not come back (main.js, peerGone).
+    page_closed: (c) => `${c.peer} closed the call.`,
   }),
   // A call of the history (docs/protocol.md, CallEntry): its `outcome`, by direction.
   outcome: Object.freeze({

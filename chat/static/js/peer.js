@@ -26,7 +26,8 @@ export class PeerSession {
    * rtcConfig: RTCConfiguration (ICE servers, transport policy); send(message): deliver a {description} or
    * {candidate} to the other side; onRemoteStream(stream);
    * onConnectionState(state); onMessage(object): a message of the other side's page,
-   * parsed, over the data channel; onChannelOpen(); onClose(error): called once, when closed.
+   * parsed, over the data channel; onChannelOpen(); onChannelClose(): the other side closed
+   * the channel (its page went: closed or reloaded); onClose(error): called once, when closed.
    */
   constructor({
     polite,
@@ -37,6 +38,7 @@ export class PeerSession {
     onConnectionState,
     onMessage = () => {},
     onChannelOpen = () => {},
+    onChannelClose = () => {},
     onClose,
   }) {
     this.polite = polite;
@@ -60,6 +62,9 @@ export class PeerSession {
 
     const channel = (this.channel = pc.createDataChannel(CHANNEL.label, { negotiated: true, id: CHANNEL.id }));
     channel.onopen = () => onChannelOpen();
+    // Closed by the other side: its RTCPeerConnection closed, which a closed tab does at once
+    // (long before ICE would notice). Not called when this side closes (close() unsets it).
+    channel.onclose = () => !this.closed && onChannelClose();
     channel.onmessage = ({ data }) => {
       // The other side is another browser, not to be trusted: only objects of known shape go on.
       if (typeof data !== "string" || data.length > MAX_MESSAGE_CHARS) return;
@@ -228,7 +233,7 @@ export class PeerSession {
     const pc = this.pc;
     pc.ontrack = pc.onicecandidate = pc.onnegotiationneeded = pc.onconnectionstatechange = null;
     pc.onicegatheringstatechange = null;
-    this.channel.onopen = this.channel.onmessage = null;
+    this.channel.onopen = this.channel.onmessage = this.channel.onclose = null;
     pc.close();
     for (const track of this.remoteStream.getTracks()) track.stop();
     this.onClose(error);
