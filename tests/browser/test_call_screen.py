@@ -6,6 +6,7 @@ are kept in a list by a subclass made before the page's scripts run (it only
 records them).
 """
 
+import re
 import time
 
 import pytest
@@ -136,3 +137,20 @@ def test_a_closed_tab_ends_the_call_within_ten_seconds_but_a_reload_keeps_it(in_
     expect(status(bob)).to_have_text("gil closed the call.")
     assert time.monotonic() - closed < 10.0  # not the server's 30 s grace period
     expect_idle(bob)
+
+
+def test_the_quality_panel_shows_round_trip_loss_and_video(in_call):
+    alice, bob = in_call("ivy", "jon")
+    button = alice.get_by_role("button", name="Call quality")
+    expect(button).to_have_attribute("aria-expanded", "false")
+    button.click()
+    expect(button).to_have_attribute("aria-expanded", "true")
+    panel = alice.get_by_role("region", name="Call quality")
+    expect(panel).to_contain_text(re.compile(r"Round trip\s*\d+ ms"))
+    expect(panel).to_contain_text(re.compile(r"Packet loss\s*\d+(\.\d)? %"))
+    expect(panel).to_contain_text(re.compile(r"Received\s*\d+ kbit/s"))
+    expect(panel).to_contain_text(re.compile(r"Video received\s*\d+×\d+, \d+ frames/s, \w+"))
+    expect(panel).to_contain_text("Route" + "direct")
+    expect(alice.get_by_role("alert")).to_have_count(0)  # on loopback the connection is not poor
+    button.click()
+    expect(panel).to_be_hidden()

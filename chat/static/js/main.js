@@ -7,6 +7,7 @@ import { CallLifecycle } from "./lifecycle.js";
 import { describeMediaError, getLocalMedia } from "./media.js";
 import { endedText, errorText } from "./messages.js";
 import { PeerSession } from "./peer.js";
+import { describe, PoorConnection, summarize } from "./quality.js";
 import { startRinging, stopRinging } from "./ringer.js";
 import { connectSignaling } from "./signaling.js";
 import "./devices.js";
@@ -101,7 +102,7 @@ async function startPeer() {
       if (peer !== state.peer) return;
       if (s === "connected") {
         ui.setStatus(`In a call with ${call.peer}.`);
-        showRoute(peer);
+        watchQuality(peer);
       }
       if (s === "disconnected") ui.setStatus("The connection is interrupted; trying to restore it…");
     },
@@ -121,16 +122,28 @@ async function startPeer() {
   for (const message of queued) peer.handleSignal(message);
 }
 
-// How often the route is read again: the selected pair can change, and a
-// remote candidate first seen as peer-reflexive is known as a relay only once
-// its description arrives through signaling.
-const ROUTE_REFRESH_MS = 2000;
+// How often the call's statistics are read: the quality panel, the poor-connection warning and
+// the route (the selected pair can change, and a remote candidate first seen as peer-reflexive is
+// known as a relay only once its description arrives through signaling).
+const QUALITY_EVERY_MS = 1000;
 
-function showRoute(peer) {
+function watchQuality(peer) {
   clearInterval(state.routeTimer);
-  const refresh = () => peer.route().then((route) => peer === state.peer && ui.setRoute(route));
-  refresh();
-  state.routeTimer = setInterval(refresh, ROUTE_REFRESH_MS);
+  const poor = new PoorConnection();
+  let previous = null;
+  const sample = async () => {
+    const report = await peer.stats();
+    if (!report || peer !== state.peer) return;
+    const summary = summarize(report, previous);
+    previous = summary;
+    ui.setRoute(summary.route);
+    ui.showQuality(describe(summary));
+    ui.setQualityWarning(
+      poor.update(summary) ? "The connection is poor: the picture and sound may freeze or break up." : null,
+    );
+  };
+  sample();
+  state.routeTimer = setInterval(sample, QUALITY_EVERY_MS);
 }
 
 function closePeer() {
@@ -138,6 +151,8 @@ function closePeer() {
   state.peer = null;
   clearInterval(state.routeTimer);
   ui.setRoute(null);
+  ui.showQuality(null);
+  ui.setQualityWarning(null);
   peer?.close();
   ui.setRemoteStream(null);
   showChat(false);
@@ -417,6 +432,7 @@ ui.bind({
     sendState();
   },
   toggleScreen,
+  toggleQuality: () => ui.toggleQuality(),
   async copyLink() {
     ui.setStatus((await ui.copyInviteLink()) ? "Invite link copied." : "Select the link and copy it.");
   },

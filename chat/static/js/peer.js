@@ -207,21 +207,9 @@ export class PeerSession {
     }
   }
 
-  /** Resolve to how media travels now: "relay" (through TURN), "direct", or null if unknown. */
-  async route() {
-    if (this.closed) return null;
-    const stats = await this.pc.getStats();
-    let pair = null;
-    stats.forEach((report) => {
-      if (report.type === "transport" && report.selectedCandidatePairId) {
-        pair = stats.get(report.selectedCandidatePairId);
-      }
-    });
-    if (!pair) return null;
-    const local = stats.get(pair.localCandidateId);
-    const remote = stats.get(pair.remoteCandidateId);
-    if (!local || !remote) return null;
-    return local.candidateType === "relay" || remote.candidateType === "relay" ? "relay" : "direct";
+  /** Resolve to the connection's statistics (an RTCStatsReport; chat/static/js/quality.js), or null. */
+  async stats() {
+    return this.closed ? null : this.pc.getStats();
   }
 
   /** Close the connection once; `error` says why, if it was a failure. */

@@ -19,6 +19,10 @@ const el = {
   mute: $("mute"),
   camera: $("camera"),
   shareScreen: $("share-screen"),
+  qualityButton: $("quality-button"),
+  quality: $("quality"),
+  qualityList: $("quality-list"),
+  qualityWarning: $("quality-warning"),
   peerState: $("peer-state"),
   localVideo: $("local-video"),
   remoteVideo: $("remote-video"),
@@ -52,6 +56,7 @@ export function bind(actions) {
     mute: actions.toggleMute,
     camera: actions.toggleCamera,
     "share-screen": actions.toggleScreen,
+    "quality-button": actions.toggleQuality,
     "move-here": actions.moveHere,
     "end-elsewhere": actions.hangup,
     "copy-link": actions.copyLink,
@@ -161,6 +166,38 @@ export function setSharing(sharing) {
   el.shareScreen.setAttribute("aria-pressed", String(sharing));
   // The screen is not a mirror image: the preview shows it the right way round.
   el.localVideo.classList.toggle("screen", sharing);
+}
+
+/** Open or close the call quality panel. */
+export function toggleQuality() {
+  const open = el.quality.hidden;
+  el.quality.hidden = !open;
+  el.qualityButton.setAttribute("aria-expanded", String(open));
+}
+
+/** Fill the quality panel with [label, value] rows; null empties it (no call). */
+export function showQuality(rows) {
+  el.qualityList.replaceChildren(
+    ...(rows ?? []).flatMap(([label, value]) => {
+      const term = document.createElement("dt");
+      term.className = "col-6 fw-normal text-body-secondary";
+      term.textContent = label;
+      const detail = document.createElement("dd");
+      detail.className = "col-6 mb-1";
+      detail.textContent = value;
+      return [term, detail];
+    }),
+  );
+  if (!rows) {
+    el.quality.hidden = true;
+    el.qualityButton.setAttribute("aria-expanded", "false");
+  }
+}
+
+/** Warn on the call screen that the connection is poor, or stop warning (null). */
+export function setQualityWarning(text) {
+  el.qualityWarning.hidden = !text;
+  el.qualityWarning.textContent = text || "";
 }
 
 /** Say over the remote video what the other side did ("alice muted · camera off"), or nothing. */
