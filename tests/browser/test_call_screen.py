@@ -35,11 +35,12 @@ KEEP_PEER_CONNECTIONS = """(() => {
 
 PEER_GONE_S = 7  # main.js's PEER_GONE_MS: how long a page that went may take to come back
 
-SENT_VIDEO_LABEL = """() => {
+SENT_LABEL = """(kind) => {
   const pc = window.peerConnections.at(-1);
-  const sender = pc.getSenders().find((s) => s.track && s.track.kind === "video");
+  const sender = pc.getSenders().find((s) => s.track && s.track.kind === kind);
   return sender ? sender.track.label : null;
 }"""
+SENT_VIDEO_LABEL = f"() => ({SENT_LABEL})('video')"
 
 
 @pytest.fixture
@@ -154,3 +155,38 @@ def test_the_quality_panel_shows_round_trip_loss_and_video(in_call):
     expect(alice.get_by_role("alert")).to_have_count(0)  # on loopback the connection is not poor
     button.click()
     expect(panel).to_be_hidden()
+
+
+def test_choosing_another_microphone_changes_the_sent_track_keeps_the_call_and_is_remembered(in_call):
+    alice, bob = in_call("kim", "lou")
+    microphone = alice.get_by_label("Microphone")
+    expect(microphone).to_be_enabled()
+    expect(microphone.locator("option")).to_have_count(3)  # the three fake microphones
+    first = alice.evaluate(SENT_LABEL, "audio")
+    assert first != "Fake Audio Input 2"
+    microphone.select_option(label="Fake Audio Input 2")
+    alice.wait_for_function(f"() => ({SENT_LABEL})('audio') === 'Fake Audio Input 2'")
+    # The same sender (no new offer), and the call goes on.
+    expect_in_call(bob, "kim")
+    expect(alice.get_by_role("button", name="Hang up")).to_be_visible()
+    expect(alice.get_by_label("Camera", exact=True)).to_be_enabled()
+    alice.get_by_role("button", name="Hang up").click()
+    expect_idle(alice)
+
+    alice.reload()  # the choice is kept in this browser
+    expect(alice.get_by_label("Microphone")).to_have_value(
+        alice.evaluate("() => localStorage.getItem('microphone')")
+    )
+    alice.wait_for_function(
+        "() => document.getElementById('local-video').srcObject?.getAudioTracks()[0]?.label"
+        " === 'Fake Audio Input 2'"
+    )
+
+
+def test_a_remembered_device_that_is_gone_gives_way_to_the_default(joined):
+    page = joined("max")
+    page.evaluate("() => ['microphone', 'camera'].forEach((key) => localStorage.setItem(key, 'gone'))")
+    page.reload()
+    expect_video_playing(page, "Local video")
+    expect(page.locator("#media-problem")).to_be_hidden()
+    expect(page.get_by_label("Microphone")).to_have_value("default")

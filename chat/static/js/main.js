@@ -4,7 +4,8 @@ import { describeCheck, gatherCandidateTypes } from "./check.js";
 import { createHistory } from "./history.js";
 import { forgetIceServers, prefetchIceServers, rtcConfiguration } from "./ice.js";
 import { CallLifecycle } from "./lifecycle.js";
-import { describeMediaError, getLocalMedia } from "./media.js";
+import { createDeviceChoice, remembered } from "./device_choice.js";
+import { describeMediaError, getDeviceTrack, getLocalMedia } from "./media.js";
 import { endedText, errorText } from "./messages.js";
 import { PeerSession } from "./peer.js";
 import { describe, PoorConnection, summarize } from "./quality.js";
@@ -38,6 +39,11 @@ const state = {
 };
 
 const lifecycle = new CallLifecycle(enter);
+const devices = createDeviceChoice({
+  choose: (kind, deviceId) => switchDevice(kind, deviceId),
+  current: deviceInUse,
+  say: (text) => ui.setStatus(text),
+});
 const signaling = connectSignaling({ onEvent, onStatus });
 const history = createHistory({
   request: (event, payload) => signaling.request(event, payload),
@@ -51,16 +57,47 @@ const history = createHistory({
 
 async function chooseMedia(mode) {
   try {
-    const stream = await getLocalMedia(mode);
+    const prefer = { camera: remembered("videoinput"), microphone: remembered("audioinput") };
+    const stream = await getLocalMedia(mode, prefer);
     for (const track of state.stream.getTracks()) track.stop();
     state.stream = stream;
     applyTrackSwitches();
-    ui.setLocalStream(stream);
+    if (!state.screen) ui.setLocalStream(stream);
     ui.setMediaProblem(null);
     state.peer?.addStream(stream);
   } catch (err) {
     ui.setMediaProblem(`${describeMediaError(err)} You can still receive a call, or try again.`);
   }
+  devices.refresh(); // labels are known once the browser has given access
+}
+
+/** Use another camera, microphone or speaker, before or during a call (the call goes on). */
+async function switchDevice(kind, deviceId) {
+  if (kind === "audiooutput") return ui.setSpeaker(deviceId);
+  const audio = kind === "audioinput";
+  let track;
+  try {
+    track = await getDeviceTrack(kind, deviceId);
+  } catch (err) {
+    ui.setStatus(`That ${audio ? "microphone" : "camera"} cannot be used: ${describeMediaError(err)}`);
+    return devices.refresh();
+  }
+  for (const old of audio ? state.stream.getAudioTracks() : state.stream.getVideoTracks()) {
+    state.stream.removeTrack(old);
+    old.stop();
+  }
+  state.stream.addTrack(track);
+  applyTrackSwitches();
+  if (!state.screen) ui.setLocalStream(state.stream);
+  // While the screen is shared the new camera waits in the stream: Stop sharing sends it.
+  if (audio || !state.screen) await state.peer?.replaceTrack(audio ? "audio" : "video", track, state.stream);
+}
+
+/** The device of `kind` in use now, or the speaker chosen. */
+function deviceInUse(kind) {
+  if (kind === "audiooutput") return ui.speaker() || remembered(kind);
+  const [track] = kind === "audioinput" ? state.stream.getAudioTracks() : state.stream.getVideoTracks();
+  return track && track.readyState === "live" ? track.getSettings().deviceId : null;
 }
 
 function applyTrackSwitches() {
@@ -115,7 +152,7 @@ async function startPeer() {
   });
   state.peer = peer;
   showChat(true);
-  if (state.screen) peer.replaceVideo(state.screen, state.stream); // sharing went on through a move
+  if (state.screen) peer.replaceTrack("video", state.screen, state.stream); // sharing went on through a move
   sessionStorage.setItem(ACTIVE_CALL_KEY, call.id);
   const queued = state.pending.filter((m) => m.epoch === call.epoch);
   state.pending = [];
@@ -217,7 +254,7 @@ async function toggleScreen() {
   state.screen = track;
   // The browser's own "Stop sharing" ends the track.
   track.addEventListener("ended", () => state.screen === track && stopSharing());
-  await state.peer.replaceVideo(track, display);
+  await state.peer.replaceTrack("video", track, display);
   ui.setLocalStream(display);
   ui.setSharing(true);
   sendState();
@@ -225,7 +262,7 @@ async function toggleScreen() {
 
 async function stopSharing() {
   if (!dropScreen()) return;
-  await state.peer?.replaceVideo(state.stream.getVideoTracks()[0] ?? null, state.stream);
+  await state.peer?.replaceTrack("video", state.stream.getVideoTracks()[0] ?? null, state.stream);
   sendState();
 }
 
@@ -470,4 +507,5 @@ bindChat((text) => {
 });
 
 if (NAME.test(ui.peerName())) state.watching = ui.peerName();
+if (remembered("audiooutput")) ui.setSpeaker(remembered("audiooutput"));
 chooseMedia("full");

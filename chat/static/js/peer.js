@@ -180,21 +180,23 @@ export class PeerSession {
   }
 
   /**
-   * Send `track` instead of the video now sent (no renegotiation: replaceTrack); with no
-   * video sender yet (no camera), add it (renegotiates).
+   * Send `track` instead of the `kind` ("audio" or "video") track now sent: the same sender,
+   * no renegotiation (replaceTrack). With no sender of that kind yet (no camera, say), add it
+   * (renegotiates).
    */
-  async replaceVideo(track, stream) {
+  async replaceTrack(kind, track, stream) {
     if (this.closed) return;
-    const sender = this.pc.getSenders().find((s) => s.track?.kind === "video" || s === this.videoSender);
+    this.senders ??= {};
+    const sender = this.senders[kind] ?? this.pc.getSenders().find((s) => s.track?.kind === kind);
     if (sender) {
-      this.videoSender = sender;
+      this.senders[kind] = sender;
       try {
         await sender.replaceTrack(track);
       } catch (err) {
         if (!this.closed) throw err; // closed meanwhile (the call ended): nothing left to send to
       }
     } else if (track) {
-      this.videoSender = this.pc.addTrack(track, stream);
+      this.senders[kind] = this.pc.addTrack(track, stream);
     }
   }
 

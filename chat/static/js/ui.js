@@ -168,6 +168,21 @@ export function setSharing(sharing) {
   el.localVideo.classList.toggle("screen", sharing);
 }
 
+/** Play the other side's sound on the speaker `deviceId` (where the browser can choose). */
+export async function setSpeaker(deviceId) {
+  if (!el.remoteVideo.setSinkId) return;
+  try {
+    await el.remoteVideo.setSinkId(deviceId);
+  } catch {
+    // Gone, or not allowed: the browser's default speaker plays on.
+  }
+}
+
+/** The speaker the other side's sound plays on ("" for the default). */
+export function speaker() {
+  return el.remoteVideo.sinkId ?? "";
+}
+
 /** Open or close the call quality panel. */
 export function toggleQuality() {
   const open = el.quality.hidden;
