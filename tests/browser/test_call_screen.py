@@ -190,3 +190,21 @@ def test_a_remembered_device_that_is_gone_gives_way_to_the_default(joined):
     expect_video_playing(page, "Local video")
     expect(page.locator("#media-problem")).to_be_hidden()
     expect(page.get_by_label("Microphone")).to_have_value("default")
+
+
+def test_keys_m_and_v_mute_and_turn_the_camera_off_but_not_while_typing_and_the_lobby_makes_way(in_call):
+    alice, bob = in_call("ned", "ola")
+    for page in (alice, bob):
+        expect(page.get_by_role("region", name="Invite someone")).to_be_hidden()
+        expect(page.get_by_role("button", name="Check connection")).to_be_hidden()
+    expect(alice.get_by_text("Keys: M mute or unmute, V camera off or on.")).to_be_visible()
+    alice.locator("body").press("m")
+    expect(alice.get_by_role("button", name="Unmute")).to_have_attribute("aria-pressed", "true")
+    expect(status(bob)).to_have_text("ned muted.")
+    alice.locator("body").press("v")
+    expect(alice.get_by_role("button", name="Camera on")).to_have_attribute("aria-pressed", "true")
+    alice.get_by_label("Message").press("m")  # typing a message
+    expect(alice.get_by_label("Message")).to_have_value("m")
+    expect(alice.get_by_role("button", name="Unmute")).to_be_visible()
+    alice.get_by_role("button", name="Hang up").click()
+    expect(alice.get_by_role("region", name="Invite someone")).to_be_visible()

@@ -19,6 +19,8 @@ const el = {
   mute: $("mute"),
   camera: $("camera"),
   shareScreen: $("share-screen"),
+  checkSection: $("check-section"),
+  inviteSection: $("invite-section"),
   qualityButton: $("quality-button"),
   quality: $("quality"),
   qualityList: $("quality-list"),
@@ -66,6 +68,15 @@ export function bind(actions) {
     "receive-only": () => actions.chooseMedia("none"),
   };
   for (const [id, action] of Object.entries(clicks)) $(id).addEventListener("click", action);
+  // M and V do what Mute and Camera off do, in a call, unless the person is typing.
+  const keys = { m: "mute", v: "camera" };
+  document.addEventListener("keydown", (event) => {
+    const button = $(keys[event.key?.toLowerCase()] ?? "");
+    if (!button || el.inCall.hidden || event.ctrlKey || event.metaKey || event.altKey || event.repeat) return;
+    if (event.target.closest?.("input, textarea, select, [contenteditable]")) return;
+    event.preventDefault();
+    button.click();
+  });
   // The choice to hide one's address is remembered in this browser.
   if (!el.hideIp.disabled) el.hideIp.checked = localStorage.getItem(HIDE_IP_KEY) === "1";
   el.hideIp.addEventListener("change", () => localStorage.setItem(HIDE_IP_KEY, el.hideIp.checked ? "1" : "0"));
@@ -81,7 +92,10 @@ export function showPhase(phase, peer) {
   el.callForm.hidden = !["idle", "ringing"].includes(phase);
   el.calling.hidden = phase !== "calling";
   el.callingText.textContent = `Calling ${peer}…`;
-  el.inCall.hidden = !["active", "accepting", "moving"].includes(phase);
+  const inCall = ["active", "accepting", "moving"].includes(phase);
+  el.inCall.hidden = !inCall;
+  // The lobby (checking the connection, inviting someone) makes way for the call.
+  for (const section of [el.checkSection, el.inviteSection]) section.hidden = inCall;
   el.elsewhere.hidden = phase !== "elsewhere";
   el.elsewhereText.textContent = `You are in a call with ${peer} on another page.`;
   el.callButton.disabled = phase !== "idle";
