@@ -142,6 +142,11 @@ def test_a_closed_tab_ends_the_call_within_ten_seconds_but_a_reload_keeps_it(in_
 
 def test_the_quality_panel_shows_round_trip_loss_and_video(in_call):
     alice, bob = in_call("ivy", "jon")
+    label = alice.locator("#call-label")  # the peer's name and the call's time, on the video
+    expect(label).to_have_text(re.compile(r"^jon · 0:0\d$"))
+    first = label.inner_text()
+    expect(label).not_to_have_text(first)  # the time goes on
+    expect(bob.locator("#call-label")).to_contain_text("ivy · 0:")
     button = alice.get_by_role("button", name="Call quality")
     expect(button).to_have_attribute("aria-expanded", "false")
     button.click()
@@ -155,6 +160,8 @@ def test_the_quality_panel_shows_round_trip_loss_and_video(in_call):
     expect(alice.get_by_role("alert")).to_have_count(0)  # on loopback the connection is not poor
     button.click()
     expect(panel).to_be_hidden()
+    alice.get_by_role("button", name="Hang up").click()
+    expect(label).to_be_hidden()
 
 
 def test_choosing_another_microphone_changes_the_sent_track_keeps_the_call_and_is_remembered(in_call):

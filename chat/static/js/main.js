@@ -138,6 +138,7 @@ async function startPeer() {
     onConnectionState: (s) => {
       if (peer !== state.peer) return;
       if (s === "connected") {
+        call.connectedAt ??= Date.now(); // kept through a move: the call goes on
         ui.setStatus(`In a call with ${call.peer}.`);
         watchQuality(peer);
       }
@@ -173,6 +174,8 @@ function watchQuality(peer) {
     if (!report || peer !== state.peer) return;
     const summary = summarize(report, previous);
     previous = summary;
+    const call = state.call;
+    if (call?.connectedAt) ui.setCallLabel(call.peer, Math.floor((Date.now() - call.connectedAt) / 1000));
     ui.setRoute(summary.route);
     ui.showQuality(describe(summary));
     ui.setQualityWarning(
@@ -190,6 +193,7 @@ function closePeer() {
   ui.setRoute(null);
   ui.showQuality(null);
   ui.setQualityWarning(null);
+  ui.setCallLabel(null);
   peer?.close();
   ui.setRemoteStream(null);
   showChat(false);

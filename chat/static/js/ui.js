@@ -26,6 +26,9 @@ const el = {
   qualityList: $("quality-list"),
   qualityWarning: $("quality-warning"),
   peerState: $("peer-state"),
+  callLabel: $("call-label"),
+  callPeer: $("call-peer"),
+  callTimer: $("call-timer"),
   localVideo: $("local-video"),
   remoteVideo: $("remote-video"),
   ringDialog: $("ring-dialog"),
@@ -195,6 +198,18 @@ export async function setSpeaker(deviceId) {
 /** The speaker the other side's sound plays on ("" for the default). */
 export function speaker() {
   return el.remoteVideo.sinkId ?? "";
+}
+
+/** Show who the call is with and how long it has lasted (seconds), or hide it (null). */
+export function setCallLabel(peer, seconds) {
+  el.callLabel.hidden = peer === null;
+  if (peer === null) return;
+  el.callPeer.textContent = peer;
+  const h = Math.floor(seconds / 3600);
+  const m = Math.floor((seconds % 3600) / 60);
+  const s = String(seconds % 60).padStart(2, "0");
+  el.callTimer.textContent = h ? `${h}:${String(m).padStart(2, "0")}:${s}` : `${m}:${s}`;
+  el.callTimer.dateTime = `PT${seconds}S`;
 }
 
 /** Open or close the call quality panel. */
