@@ -6,6 +6,8 @@ are kept in a list by a subclass made before the page's scripts run (it only
 records them).
 """
 
+import hashlib
+import os
 import re
 import time
 
@@ -67,7 +69,7 @@ def test_a_chat_message_with_markup_arrives_as_text(in_call):
     alice, bob = in_call("ann", "ben")
     text = '<b>bold</b> <img src=x onerror="document.title=1"> & ü'
     alice.get_by_label("Message").fill(text)
-    alice.get_by_role("button", name="Send").click()
+    alice.get_by_role("button", name="Send", exact=True).click()
     expect(chat_log(bob)).to_contain_text(f"ann: {text}")
     expect(chat_log(alice)).to_contain_text(f"ann: {text}")
     assert bob.locator("#chat-log b, #chat-log img").count() == 0  # text, never HTML
@@ -215,3 +217,38 @@ def test_keys_m_and_v_mute_and_turn_the_camera_off_but_not_while_typing_and_the_
     expect(alice.get_by_role("button", name="Unmute")).to_be_visible()
     alice.get_by_role("button", name="Hang up").click()
     expect(alice.get_by_role("region", name="Invite someone")).to_be_visible()
+
+
+def test_a_file_arrives_byte_for_byte_with_progress_on_both_sides(in_call, tmp_path):
+    alice, bob = in_call("pia", "quin")
+    data = os.urandom(3 * 1024 * 1024)
+    sent = tmp_path / "report <1>.bin"
+    sent.write_bytes(data)
+    expect(alice.get_by_text("up to 100 MB each", exact=False)).to_be_visible()
+    alice.get_by_label("Send file").set_input_files(str(sent))
+    expect(alice.get_by_role("progressbar", name="Sending report <1>.bin")).to_be_visible()
+    expect(bob.get_by_role("progressbar", name="Receiving report <1>.bin")).to_be_visible()
+    save = bob.get_by_role("link", name="Save report <1>.bin")
+    expect(save).to_be_visible(timeout=30_000)
+    expect(alice.get_by_role("region", name="Files")).to_contain_text("Sent.")
+    with bob.expect_download() as download_info:
+        save.click()
+    download = download_info.value
+    # The page names it as it came (link text, download attribute); Chromium makes < and > safe on disk.
+    assert download.suggested_filename == "report _1_.bin"
+    kept = tmp_path / "received.bin"
+    download.save_as(kept)
+    assert hashlib.sha256(kept.read_bytes()).hexdigest() == hashlib.sha256(data).hexdigest()
+    bob.get_by_role("button", name="Hang up").click()
+    expect(save).to_be_visible()  # still there to be saved after the call
+
+
+def test_a_transfer_cancelled_on_one_side_stops_on_both(in_call, tmp_path):
+    alice, bob = in_call("rex", "sue")
+    big = tmp_path / "big.bin"
+    big.write_bytes(os.urandom(90 * 1024 * 1024))
+    alice.get_by_label("Send file").set_input_files(str(big))
+    bob.get_by_role("button", name="Cancel big.bin").click()
+    expect(bob.get_by_role("region", name="Files")).to_contain_text("Cancelled.")
+    expect(alice.get_by_role("region", name="Files")).to_contain_text("Cancelled by the other side.")
+    expect(bob.get_by_role("link", name="Save big.bin")).to_have_count(0)

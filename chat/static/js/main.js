@@ -1,6 +1,7 @@
 // The call screen: wires signaling, the call's lifecycle, the peer connection and the page.
 import { addLine, bindChat, MAX_CHAT_CHARS, showChat } from "./chat_log.js";
 import { describeCheck, gatherCandidateTypes } from "./check.js";
+import { FileTransfers } from "./files.js";
 import { createHistory } from "./history.js";
 import { forgetIceServers, prefetchIceServers, rtcConfiguration } from "./ice.js";
 import { CallLifecycle } from "./lifecycle.js";
@@ -39,6 +40,11 @@ const state = {
 };
 
 const lifecycle = new CallLifecycle(enter);
+const transfers = new FileTransfers({
+  sendControl: (message) => state.peer?.sendMessage(message) ?? false,
+  openChannel: (label) => state.peer.openChannel(label),
+  say: (text) => ui.setStatus(text),
+});
 const devices = createDeviceChoice({
   choose: (kind, deviceId) => switchDevice(kind, deviceId),
   current: deviceInUse,
@@ -147,11 +153,15 @@ async function startPeer() {
     onMessage: (message) => peer === state.peer && onPeerMessage(call, message),
     onChannelOpen: () => peer === state.peer && sendState(),
     onChannelClose: () => peer === state.peer && peerGone(call, peer),
+    onChannel: (channel) => (peer === state.peer ? transfers.onChannel(channel) : channel.close()),
     onClose: (error) => {
       if (peer === state.peer && error) failCall(call, error.message);
     },
   });
   state.peer = peer;
+  if (state.filesOf !== call.id) transfers.clear(); // a new call: the last one's files go
+  state.filesOf = call.id;
+  transfers.show(true);
   showChat(true);
   if (state.screen) peer.replaceTrack("video", state.screen, state.stream); // sharing went on through a move
   sessionStorage.setItem(ACTIVE_CALL_KEY, call.id);
@@ -196,6 +206,8 @@ function closePeer() {
   ui.setCallLabel(null);
   peer?.close();
   ui.setRemoteStream(null);
+  transfers.stopAll(); // files received stay listed, to be saved, until the next call
+  transfers.show(false);
   showChat(false);
   state.peerSaid = null;
   ui.setPeerState(null);
@@ -210,6 +222,7 @@ function sendState() {
 
 function onPeerMessage(call, message) {
   if (message.type === "bye") return peerGone(call, state.peer);
+  if (message.type === "file" || message.type === "file_cancel") return transfers.onControl(message);
   if (message.type === "chat" && typeof message.text === "string") {
     addLine(call.peer, message.text.slice(0, MAX_CHAT_CHARS));
   } else if (message.type === "state") {
@@ -500,6 +513,20 @@ ui.bind({
 // PEER_GONE_MS for a reload to take the call back. The connection's own close says it too, when
 // the browser gets to send it.
 window.addEventListener("pagehide", () => state.peer?.sendMessage({ type: "bye" }));
+
+// Files: the Send file input, or dropped on the call.
+document.getElementById("file-input").addEventListener("change", (event) => {
+  for (const file of event.target.files) transfers.send(file);
+  event.target.value = "";
+});
+for (const zone of [document.querySelector(".videos"), document.getElementById("chat"), document.getElementById("files")]) {
+  zone.addEventListener("dragover", (event) => state.peer && event.preventDefault());
+  zone.addEventListener("drop", (event) => {
+    if (!state.peer) return;
+    event.preventDefault();
+    for (const file of event.dataTransfer.files) transfers.send(file);
+  });
+}
 
 bindChat((text) => {
   if (!state.call || !state.peer?.sendMessage({ type: "chat", text })) {

@@ -27,7 +27,8 @@ export class PeerSession {
    * {candidate} to the other side; onRemoteStream(stream);
    * onConnectionState(state); onMessage(object): a message of the other side's page,
    * parsed, over the data channel; onChannelOpen(); onChannelClose(): the other side closed
-   * the channel (its page went: closed or reloaded); onClose(error): called once, when closed.
+   * the channel (its page went: closed or reloaded); onChannel(channel): another data channel the
+   * other side opened (a file); onClose(error): called once, when closed.
    */
   constructor({
     polite,
@@ -39,6 +40,7 @@ export class PeerSession {
     onMessage = () => {},
     onChannelOpen = () => {},
     onChannelClose = () => {},
+    onChannel = (channel) => channel.close(),
     onClose,
   }) {
     this.polite = polite;
@@ -76,6 +78,8 @@ export class PeerSession {
       }
       if (message && typeof message === "object" && typeof message.type === "string") onMessage(message);
     };
+
+    pc.ondatachannel = ({ channel }) => onChannel(channel);
 
     this.candidates = 0;
     this.connectTimer = setTimeout(
@@ -179,6 +183,11 @@ export class PeerSession {
     return true;
   }
 
+  /** Open another data channel (one per file), which the other side gets in its onChannel. */
+  openChannel(label) {
+    return this.pc.createDataChannel(label, { ordered: true });
+  }
+
   /**
    * Send `track` instead of the `kind` ("audio" or "video") track now sent: the same sender,
    * no renegotiation (replaceTrack). With no sender of that kind yet (no camera, say), add it
@@ -222,7 +231,7 @@ export class PeerSession {
     clearTimeout(this.relayTimer);
     const pc = this.pc;
     pc.ontrack = pc.onicecandidate = pc.onnegotiationneeded = pc.onconnectionstatechange = null;
-    pc.onicegatheringstatechange = null;
+    pc.onicegatheringstatechange = pc.ondatachannel = null;
     this.channel.onopen = this.channel.onmessage = this.channel.onclose = null;
     pc.close();
     for (const track of this.remoteStream.getTracks()) track.stop();
